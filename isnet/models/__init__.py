@@ -1,0 +1,49 @@
+"""Generators and the discriminator, built by name from one string table.
+
+>>> g = build_generator("isnet", blocks=4, width=1.0)
+>>> d = build_discriminator(gan_loss="hinge")
+"""
+from __future__ import annotations
+
+from functools import partial
+from typing import Callable
+
+from torch import nn
+
+from .discriminator import Discriminator, build_discriminator
+from .isnet import VARIANTS, ISNet, ISNetConfig, build_isnet
+from .layers import fold_spectral_norm, has_spectral_norm, prime_spectral_norm
+from .unet import UNetLike
+
+GENERATORS: dict[str, Callable[..., nn.Module]] = {
+    **{name: partial(build_isnet, name) for name in VARIANTS},
+    "unet": UNetLike,
+}
+
+# Which generators come from the authors' code as it is, and which are our one-factor variants.
+PROVENANCE: dict[str, str] = {
+    "isnet": "paper / authors' src/networks.py RFFNet",
+    "isnet-base": "authors' ablation/network_base.py (LeakyReLU, bilinear, 1x1 head)",
+    "isnet-base-ff": "authors' ablation/network_fusion.py (LeakyReLU, bilinear, 256-wide phase 4)",
+    "isnet-no-subpixel": "ours: ISNet with bilinear instead of sub-pixel upsampling, nothing else changed",
+    "isnet-no-ff": "ours: ISNet without final fusion (SN conv3x3 on the high branch), nothing else changed",
+    "isnet-clean-base": "ours: ISNet without sub-pixel and without final fusion, tanh kept",
+    "unet": "authors' src/networks.py UnetGeneratorSame (param-matched UNet-like baseline)",
+}
+
+
+def build_generator(name: str = "isnet", **options) -> nn.Module:
+    """Build a generator by name; ``options`` are the variant's keyword arguments (blocks, width, ...)."""
+    if name not in GENERATORS:
+        raise ValueError(f"unknown generator {name!r}; choose one of {sorted(GENERATORS)}")
+    return GENERATORS[name](**options)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+__all__ = [
+    "GENERATORS", "PROVENANCE", "Discriminator", "ISNet", "ISNetConfig", "UNetLike", "build_discriminator",
+    "build_generator", "count_parameters", "fold_spectral_norm", "has_spectral_norm", "prime_spectral_norm",
+]

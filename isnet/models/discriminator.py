@@ -1,0 +1,47 @@
+"""The EdgeConnect PatchGAN discriminator that ISNet uses unchanged (facts §2).
+
+Five 4×4 convs (strides 2, 2, 2, 1, 1; 64-128-256-512-1 channels), spectral norm and no bias,
+LeakyReLU(0.2) after the first four. 30×30 patch output at 256² (70×70 receptive field).
+Raw logits for the hinge loss; a sigmoid for nsgan and lsgan, as the authors' code does.
+Attribute names equal upstream's (``conv1``..``conv5``), so ``*_dis.pth`` files load as they are.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .layers import conv, normal_init_, prime_spectral_norm
+
+
+class Discriminator(nn.Module):
+    def __init__(self, in_channels: int = 3, use_sigmoid: bool = False, use_spectral_norm: bool = True,
+                 init: bool = True):
+        super().__init__()
+        self.use_sigmoid = use_sigmoid
+        chans = [in_channels, 64, 128, 256, 512, 1]
+        strides = [2, 2, 2, 1, 1]
+        for i in range(5):
+            layers = [conv(chans[i], chans[i + 1], 4, stride=strides[i], padding=1,
+                           bias=not use_spectral_norm, use_sn=use_spectral_norm)]
+            if i < 4:
+                layers.append(nn.LeakyReLU(0.2))
+            setattr(self, f"conv{i + 1}", nn.Sequential(*layers))
+        if init:
+            normal_init_(self, 0.001)
+            prime_spectral_norm(self)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Returns (patch output, [conv1..conv5 features]); conv5 is the pre-sigmoid logit map."""
+        feats = []
+        for i in range(1, 6):
+            x = getattr(self, f"conv{i}")(x)
+            feats.append(x)
+        out = torch.sigmoid(x) if self.use_sigmoid else x
+        return out, feats
+
+
+def build_discriminator(gan_loss: str = "hinge", **options) -> Discriminator:
+    """Sigmoid iff the GAN loss is not hinge (upstream: ``use_sigmoid = GAN_LOSS != 'hinge'``)."""
+    assert gan_loss in ("hinge", "nsgan", "lsgan"), f"unknown GAN loss {gan_loss!r}; choose hinge, nsgan or lsgan"
+    options.setdefault("use_sigmoid", gan_loss != "hinge")
+    return Discriminator(**options)
