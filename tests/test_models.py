@@ -1,0 +1,187 @@
+"""The ISNet family, exact to the parameter (facts §1.6), and its behaviour at the edges."""
+import re
+
+import pytest
+import torch
+
+from isnet.models import (GENERATORS, build_discriminator, build_generator, count_parameters, fold_spectral_norm,
+                          has_spectral_norm, load_released_generator, ours_to_upstream)
+from isnet.models.layers import normal_init_
+
+# facts §1.6 / issue: exact counts at width=1
+EXPECTED = [
+    ("isnet", {"blocks": 4}, 24_774_307),
+    ("isnet", {"blocks": 3}, 23_152_291),
+    ("isnet", {"blocks": 2}, 21_530_275),
+    ("isnet", {"blocks": 1}, 19_908_259),
+    ("isnet-base", {}, 16_516_995),
+    ("isnet-base-ff", {}, 14_610_083),
+    ("unet", {}, 24_403_715),
+]
+
+
+@pytest.mark.parametrize("name,options,expected", EXPECTED, ids=[f"{n}-{o}" for n, o, _ in EXPECTED])
+def test_parameter_counts_match_the_authors_code(name, options, expected):
+    assert count_parameters(build_generator(name, **options)) == expected
+
+
+def test_discriminator_parameter_count():
+    assert count_parameters(build_discriminator()) == 2_763_776
+
+
+def test_each_block_adds_the_stated_parameters():
+    counts = [count_parameters(build_generator("isnet", blocks=b, width=0.25)) for b in (1, 2)]
+    b = 8  # 32 * 0.25
+    assert counts[1] - counts[0] == 18 * (b * b * 4 + (2 * b) ** 2 + (4 * b) ** 2 + (8 * b) ** 2)
+
+
+def _upstream_keys_from_facts(blocks: int = 4) -> set[str]:
+    """The authors' state-dict names, enumerated from facts §1.6 independently of our mapping."""
+    sn = ("weight_orig", "weight_u", "weight_v")
+    keys = {"layer1.downsample.weight"} | {f"layer1.conv_block.{i}.{s}" for i in (1, 4) for s in sn}
+    for k in range(4):
+        for br in ((0,) if k == 0 else (0, 1)):
+            keys |= {f"stage{k}.branches.{br}.{blk}.conv_block.{i}.{s}" for blk in range(blocks) for i in (1, 4) for s in sn}
+        keys |= {f"stage{k}.fuse_layers.0.1.{m}.0.{s}" for m in range(k) for s in sn}
+        keys |= {f"stage{k}.fuse_layers.1.0.{j}.0.{s}" for j in range(k + 1) for s in sn}
+        if k:
+            keys |= {f"stage{k}.fuse_layers.1.1.0.{s}" for s in sn}
+        keys |= {f"stage{k}.fused_branches.{br}.0.0.{s}" for br in (0, 1) for s in sn}
+    keys |= {f"up_layer.{i}.0.{s}" for i in range(4) for s in sn}
+    keys |= {f"final_layer.{i}.{s}" for i in (0, 2) for s in (*sn, "bias")}
+    return keys
+
+
+def test_state_dict_maps_onto_the_authors_names():
+    g = build_generator("isnet", blocks=4, width=0.25)
+    upstream = set(ours_to_upstream(g.state_dict()))
+    assert len(upstream) == 276
+    assert upstream == _upstream_keys_from_facts(4)
+
+
+@pytest.mark.parametrize("prefix", ["", "module."])
+def test_load_released_checkpoint(tmp_path, prefix):
+    src = build_generator("isnet", width=1.0).eval()
+    state = {prefix + k: v for k, v in ours_to_upstream(src.state_dict()).items()}
+    path = tmp_path / "InpaintingModel_gen.pth"
+    torch.save({"generator": state, "epoch": 3}, path)
+    loaded = load_released_generator(path)
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), src(x))
+
+
+def test_released_checkpoint_mismatch_lists_keys(tmp_path):
+    src = build_generator("isnet", blocks=4)
+    path = tmp_path / "InpaintingModel_gen.pth"
+    torch.save({"generator": ours_to_upstream(src.state_dict())}, path)
+    with pytest.raises(ValueError) as e:
+        load_released_generator(path, blocks=3)
+    msg = str(e.value)
+    assert "unexpected keys" in msg and "stage0.branches.0.3.conv_block.1.weight_orig" in msg
+    assert "missing keys: none" in msg
+
+
+def test_released_checkpoint_wrong_file(tmp_path):
+    path = tmp_path / "x.pth"
+    torch.save({"discriminator": {}}, path)
+    with pytest.raises(ValueError, match="expected a dict with key 'generator'"):
+        load_released_generator(path)
+    with pytest.raises(FileNotFoundError, match="InpaintingModel_gen.pth"):
+        load_released_generator(tmp_path / "missing.pth")
+
+
+def test_fresh_model_in_eval_mode_is_finite_and_unsaturated():
+    g = build_generator("isnet", blocks=4, width=1.0).eval()  # no train-mode forward before (facts §1.7)
+    with torch.no_grad():
+        y = g(torch.rand(1, 3, 64, 64))
+    assert torch.isfinite(y).all()
+    assert ((y < 0.01) | (y > 0.99)).float().mean() < 0.01, "output saturated: spectral norm u/v not primed"
+
+
+def test_unprimed_spectral_norm_would_saturate():
+    """The caveat our priming removes is real: without power iterations, eval output saturates or is NaN."""
+    g = build_generator("isnet", blocks=1, width=0.25)
+    from isnet.models.isnet import ISNet, ISNetConfig
+    raw = ISNet(ISNetConfig(blocks=1, width=0.25), init=False)
+    normal_init_(raw, 0.001)
+    raw.eval()
+    with torch.no_grad():
+        y_raw = raw(torch.rand(1, 3, 32, 32))
+        y = g.eval()(torch.rand(1, 3, 32, 32))
+    bad_raw = (~torch.isfinite(y_raw)) | (y_raw < 0.01) | (y_raw > 0.99)
+    bad = (y < 0.01) | (y > 0.99)
+    assert bad_raw.float().mean() > 0.5 and bad.float().mean() < 0.01
+
+
+@pytest.mark.parametrize("name", ["isnet", "isnet-base-ff", "discriminator"])
+def test_folding_spectral_norm_keeps_output(name):
+    net = build_discriminator() if name == "discriminator" else build_generator(name, blocks=1, width=0.25)
+    net.train()
+    x = torch.rand(2, 3, 32, 32)
+    net(x)  # a train-mode step moves u/v
+    net.eval()
+    with torch.no_grad():
+        before = net(x)
+        fold_spectral_norm(net)
+        after = net(x)
+    assert not has_spectral_norm(net)
+    if isinstance(before, tuple):
+        before, after = before[0], after[0]
+    torch.testing.assert_close(after, before, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(GENERATORS))
+def test_every_generator_keeps_any_size(name):
+    g = build_generator(name, width=0.25, **({"blocks": 1} if name.startswith("isnet") else {})).eval()
+    with torch.no_grad():
+        y = g(torch.rand(1, 3, 50, 37))
+    assert y.shape == (1, 3, 50, 37) and y.min() >= 0 and y.max() <= 1
+
+
+def test_odd_size_is_padded_not_resized():
+    g = build_generator("isnet", blocks=1, width=0.25).eval()
+    x = torch.rand(1, 3, 250, 333)
+    with torch.no_grad():
+        y = g(x)
+        # the crop of a padded input equals running the padded input itself
+        xp = torch.nn.functional.pad(x, (0, 3, 0, 6), mode="reflect")
+        yp = g(xp)
+    assert y.shape == (1, 3, 250, 333)
+    torch.testing.assert_close(y, yp[..., :250, :333])
+
+
+@pytest.mark.parametrize("bad,msg", [
+    (torch.rand(1, 4, 32, 32), "N×3×H×W"),
+    (torch.rand(3, 32, 32), "N×3×H×W"),
+    ((torch.rand(1, 3, 32, 32) * 255).to(torch.uint8), "float"),
+    (torch.full((1, 3, 32, 32), float("nan")), "NaN"),
+])
+def test_bad_input_raises_value_error(bad, msg):
+    g = build_generator("isnet", blocks=1, width=0.25)
+    with pytest.raises(ValueError, match=msg):
+        g(bad)
+
+
+def test_discriminator_heads_and_features():
+    x = torch.rand(2, 3, 64, 64)
+    d_hinge, d_ns = build_discriminator(gan_loss="hinge"), build_discriminator(gan_loss="nsgan")
+    out, feats = d_hinge(x)
+    assert [tuple(f.shape[1:]) for f in feats] == [(64, 32, 32), (128, 16, 16), (256, 8, 8), (512, 7, 7), (1, 6, 6)]
+    assert torch.equal(out, feats[-1])  # hinge: raw logits
+    d_ns.load_state_dict(d_hinge.state_dict())
+    out_ns, _ = d_ns(x)
+    torch.testing.assert_close(out_ns, torch.sigmoid(feats[-1]))
+    assert all(not re.search(r"bias", k) for k in d_hinge.state_dict())  # SN convs have no bias
+    with pytest.raises(AssertionError, match="unknown GAN loss"):
+        build_discriminator(gan_loss="wgan")
+
+
+def test_patch_output_at_256_is_30x30():
+    out, _ = build_discriminator()(torch.rand(1, 3, 256, 256))
+    assert out.shape == (1, 1, 30, 30)
+
+
+def test_unknown_generator_lists_choices():
+    with pytest.raises(ValueError, match="isnet-base-ff"):
+        build_generator("resnet")
