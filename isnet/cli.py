@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from . import __version__
 
 COMMAND_MODULES = [
     "isnet.bench",      # isnet bench {model,losses,pra,data,...}
-    "isnet.masks",      # isnet masks make|check-nvidia
+    "isnet.masks",      # isnet masks make|nvidia
     "isnet.features",   # isnet weights fetch|list
     "isnet.data",       # isnet data fetch|pairs|list
     "isnet.train",      # isnet train
@@ -52,6 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except (FileExistsError, FileNotFoundError, NotADirectoryError, ValueError) as e:
+        # bad input: the message names the file and the fix; ISNET_DEBUG=1 shows the traceback
+        if os.environ.get("ISNET_DEBUG"):
+            raise
+        print(f"isnet {args.command}: error: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
