@@ -20,8 +20,8 @@ Paper vs code (both selectable, the code is the default; the report says which w
   into the ring that was a hole; the code uses the previous composite there (no leak), and so do we.
 - Algorithm 1's loop would skip the first pass entirely for a small hole; the code always runs pass 0.
 
-The ratio is the fraction of zero pixels of the N×1×H×W known mask, computed in float64 so that ties such
-as 16/80 = 0.2 behave as the arithmetic says.
+The ratio is the fraction of zero pixels of the N×1×H×W known mask (``isnet.masks.hole_ratio``, float64, so
+that ties such as 16/80 = 0.2 behave as the arithmetic says).
 
 Inpainters. Everything here calls an *inpainter*: ``inpainter(image, known) -> prediction`` (N×3×H×W, only
 the hole pixels of the prediction are used). A generator ``forward(img·known)`` is wrapped by
@@ -37,7 +37,7 @@ from typing import Callable, Union
 import torch
 from torch import nn
 
-from .masks import grow_known
+from .masks import grow_known, hole_ratio
 
 STOP_RATIO = 0.2      # upstream: `while ratio > 0.2`
 MAX_EXTRA_PASSES = 10  # upstream: `i <= 10` with i starting at 1 → at most 11 forwards
@@ -101,11 +101,6 @@ def check_image_known(image: torch.Tensor, known: torch.Tensor) -> None:
                          "(same N, H and W are needed)")
     if not bool(((known == 0) | (known == 1)).all()):
         raise ValueError("known must be binary (1 = known, 0 = hole); binarise it first, e.g. (known > 0.5).float()")
-
-
-def hole_fraction(known: torch.Tensor) -> torch.Tensor:
-    """Per-image fraction of hole pixels (N,), float64 so that ratio ties are exact."""
-    return (known == 0).flatten(1).sum(1, dtype=torch.float64) / known[0].numel()
 
 
 def composite(pred: torch.Tensor, image: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
@@ -175,7 +170,7 @@ def progressive_inpaint(generator: InpainterLike, image: torch.Tensor, known: to
     comp = composite(_predict(inpainter, image, known), image, known)
     passes = torch.ones(image.shape[0], dtype=torch.long, device=image.device)
     steps = [(known.clone(), comp.clone())] if trace else None
-    active = _keep_going(hole_fraction(known), stop_ratio, strict)
+    active = _keep_going(hole_ratio(known), stop_ratio, strict)
     for _ in range(max_passes):
         idx = active.nonzero().flatten()
         if idx.numel() == 0:
@@ -187,7 +182,7 @@ def progressive_inpaint(generator: InpainterLike, image: torch.Tensor, known: to
         passes[idx] += 1
         if steps is not None:
             steps.append((known.clone(), comp.clone()))
-        active[idx] = _keep_going(hole_fraction(grown), stop_ratio, strict).to(active.device)
+        active[idx] = _keep_going(hole_ratio(grown), stop_ratio, strict).to(active.device)
     return PRAResult(composite=comp, passes=passes, known=known, trace=steps)
 
 
@@ -200,11 +195,11 @@ def expected_passes(known: torch.Tensor, kernel: int = CODE_KERNEL, stop_ratio: 
     check_image_known(torch.zeros(known.shape[0], 3, *known.shape[-2:], dtype=torch.float32), known)
     known = known.float()
     passes = torch.ones(known.shape[0], dtype=torch.long)
-    active = _keep_going(hole_fraction(known), stop_ratio, strict).cpu()
+    active = _keep_going(hole_ratio(known), stop_ratio, strict).cpu()
     for _ in range(max_passes):
         if not bool(active.any()):
             break
         known = grow_known(known, kernel)
         passes += active.long()
-        active &= _keep_going(hole_fraction(known), stop_ratio, strict).cpu()
+        active &= _keep_going(hole_ratio(known), stop_ratio, strict).cpu()
     return passes
