@@ -1,0 +1,255 @@
+"""isnet.report: side-by-side tables, claim verdicts, table files, coverage and figures, on small synthetic data."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+from scipy import stats
+
+from isnet import paper as P
+from isnet import report as R
+from isnet.metrics import aggregate
+
+LABEL = dict(profile="smoke", data="samples 32px, 8 pairs per bucket", weights="vgg16-random", seeds=[0, 1])
+
+
+def pairs(offsets: dict[str, float | dict[int, float]], n: int = 40, buckets=P.BUCKETS, noise: float = 0.3,
+          seed: int = 0) -> pd.DataFrame:
+    """Per-pair rows: a shared per-pair difficulty plus a method offset (per seed if a dict) plus noise."""
+    rng = np.random.default_rng(seed)
+    base = {(b, i): rng.normal(25, 2) for b in buckets for i in range(n)}
+    rows = []
+    for method, off in offsets.items():
+        per_seed = off if isinstance(off, dict) else {0: off}
+        for s, o in per_seed.items():
+            for (b, i), d in base.items():
+                psnr = d + o + rng.normal(0, noise)
+                rows.append(dict(method=method, pair_id=f"{b}/{i}", bucket=b, seed=s, psnr=psnr,
+                                 ssim=0.9 + 0.001 * o, mae=3.0 - 0.1 * o + rng.normal(0, 0.01)))
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------------------- side_by_side
+def test_side_by_side_keeps_every_paper_row_and_marks_missing():
+    ours = pairs({"isnet-eq5": 1.0, "telea": -3.0}, n=10)
+    ours = ours[~((ours["method"] == "isnet-eq5") & (ours["bucket"] == "40-50"))]
+    out = R.side_by_side(ours, P.table5(), ["bucket", "method"], ["psnr", "ssim", "mae"], LABEL)
+    t5 = P.table5()
+    assert len(out) == len(t5) + 4  # every paper row, then telea in 4 buckets
+    assert out.iloc[:44][["bucket", "method"]].values.tolist() == t5[["bucket", "method"]].values.tolist()
+    assert out.iloc[:44]["paper PSNR"].tolist() == t5["psnr"].tolist()
+    assert out.iloc[:44]["paper name as printed"].tolist() == t5["method_printed"].tolist()
+    cell = out.set_index(["bucket", "method"])["ours PSNR (mean ± CI95, n)"]
+    assert cell[("10-20", "ca")] == "not run"
+    assert cell[("40-50", "isnet-eq5")] == "not run"
+    assert out.set_index(["bucket", "method"]).loc[("10-20", "telea"), "paper PSNR"] != \
+        out.set_index(["bucket", "method"]).loc[("10-20", "telea"), "paper PSNR"]  # NaN: the paper has no telea
+    # the cell is mean ± t-based CI half-width (n), computed independently here
+    v = ours[(ours["method"] == "isnet-eq5") & (ours["bucket"] == "20-30")]["psnr"].to_numpy()
+    lo, hi = stats.t.interval(0.95, len(v) - 1, loc=v.mean(), scale=stats.sem(v))
+    assert cell[("20-30", "isnet-eq5")] == f"{v.mean():.2f} ± {(hi - lo) / 2:.2f} (n={len(v)})"
+    assert out.attrs["label"]["profile"] == "smoke" and out.attrs["paper_table"] == 5
+
+
+def test_side_by_side_accepts_aggregated_results_and_defaults():
+    ours = pairs({"isnet": 0.5, "unet": -1.0}, n=12, buckets=("10-20",))
+    direct = R.side_by_side(ours, P.table7(), label=LABEL, numeric=True)
+    via_agg = R.side_by_side(aggregate(ours, by=["method"], metrics=["psnr", "ssim", "mae"]), P.table7(),
+                             ["method"], ["psnr", "ssim", "mae"], LABEL)
+    col = R.ours_column("psnr")
+    assert direct[col].tolist() == via_agg[col].tolist()
+    assert direct.set_index("method").loc["isnet-base", col] == "not run"
+    assert {"paper parameters (M=2^20)", "ours parameters (exact count)"} <= set(direct.columns)
+    assert direct.set_index("method").loc["unet", "ours_psnr_n"] == 12
+
+
+def test_side_by_side_errors_name_the_problem():
+    ours = pairs({"isnet": 0.0}, n=3, buckets=("10-20",))
+    with pytest.raises(ValueError, match="seeds"):
+        R.side_by_side(ours, P.table7(), ["method"], ["psnr"], {"profile": "smoke", "data": "x", "weights": "w"})
+    with pytest.raises(ValueError, match="no column"):
+        R.side_by_side(ours, P.table7(), ["blocks"], ["psnr"], LABEL)
+    with pytest.raises(ValueError, match="join on"):
+        R.side_by_side(ours.drop(columns="method"), P.table7(), ["method"], ["psnr"], LABEL)
+
+
+# ----------------------------------------------------------------------------------------- claims
+def test_claim_verdicts_gives_all_three_verdicts():
+    table7 = pairs({"isnet-base": 0.0, "isnet-base-ff": 0.5, "isnet": 1.0, "unet": 2.0})  # UNet-like wins
+    table8 = pairs({"isnet-b1": 0.0, "isnet-b2": 0.0, "isnet-b3": 0.0, "isnet-b4": 0.0}, n=8)
+    table5 = pairs({"isnet-eq5": 0.0, "isnet-eq4": -0.6})
+    pra = table5[table5["method"] == "isnet-eq5"].assign(method="isnet-eq5-pra")  # identical: one pass
+    out = R.claim_verdicts({"table7": table7, "table8": table8, "table5": pd.concat([table5, pra])}, n_boot=500)
+    verdict = out.set_index("claim")["verdict"]
+    assert verdict["T7-ordering"] == "reproduced"
+    assert verdict["T7-vs-unet"] == "not reproduced"
+    assert verdict["T8-blocks"] == "inconclusive"
+    assert verdict["T5-eq5-vs-eq4"] == "reproduced"
+    assert verdict["T5-pra-small"] == "reproduced"
+    assert verdict["T2-terms"] == "inconclusive"
+    assert "not run" in out.set_index("claim").loc["T2-terms", "evidence"]
+    assert "no paired rows" in out.set_index("claim").loc["T5-vs-classical", "evidence"]
+    assert set(out["verdict"]) <= set(R.VERDICTS) and list(out["claim"]) == [c.id for c in P.CLAIMS]
+    ev = out.set_index("claim").loc["T7-ordering", "evidence"]
+    assert "isnet > isnet-base-ff PSNR" in ev and "paper +0.250" in ev
+
+
+def test_equal_claim_not_reproduced_when_pra_changes_a_lot():
+    t5 = pairs({"isnet-eq5": 0.0, "isnet-eq5-pra": -1.0}, n=30)
+    out = R.claim_verdicts({"table5": t5}, claims=[P.claim("T5-pra-large")], n_boot=500)
+    assert out["verdict"].tolist() == ["not reproduced"]
+
+
+def test_compare_orients_mae_lower_is_better():
+    df = pairs({"a": 1.0, "b": 0.0})  # a: higher PSNR and lower MAE
+    res = R.compare(df, P.Comparison("a", "b", metric="mae"), n_boot=300)
+    assert res["status"] == "supports" and res["mean_diff"] > 0 and res["ci95_low"] > 0
+    rev = R.compare(df, P.Comparison("b", "a", metric="mae"), n_boot=300)
+    assert rev["status"] == "contradicts" and rev["ci95_high"] < 0
+
+
+def test_compare_seeds_disagreeing_is_inconclusive_and_single_seed_is_shared():
+    df = pairs({"a": {0: 1.0, 1: -0.8}, "b": {0: 0.0, 1: 0.0}}, noise=0.01)
+    res = R.compare(df, P.Comparison("a", "b"), n_boot=300)
+    assert res["ci95_low"] > 0, "pooled over seeds the difference is positive"
+    assert res["status"] == "inconclusive" and "seeds disagree" in res["why"] and res["n_seeds"] == 2
+    shared = pairs({"isnet-eq5": {0: 2.0, 1: 2.1}, "telea": 0.0}, n=10)
+    res = R.compare(shared, P.Comparison("isnet-eq5", "telea"), n_boot=300)
+    assert res["n_pairs"] == 40 and res["n_seeds"] == 2 and res["status"] == "supports"
+
+
+def test_compare_rejects_duplicates_and_missing_columns():
+    df = pairs({"a": 0.0, "b": 0.0}, n=3, buckets=("10-20",))
+    with pytest.raises(ValueError, match="duplicate"):
+        R.compare(pd.concat([df, df]), P.Comparison("a", "b"))
+    with pytest.raises(ValueError, match="pair_id"):
+        R.compare(df.drop(columns="pair_id"), P.Comparison("a", "b"))
+
+
+# ----------------------------------------------------------------------------------------- write_table
+def test_write_table_writes_csv_and_markdown(tmp_path):
+    table = R.side_by_side(pairs({"isnet": 0.0}, n=4, buckets=("10-20",)), P.table7(), label=LABEL)
+    csv_path, md_path = R.write_table(table, tmp_path / "tables", "table7")
+    assert csv_path.exists() and md_path.exists()
+    back = pd.read_csv(csv_path)
+    assert back.columns.tolist() == table.columns.tolist() and back["paper PSNR"].tolist() == [27.91, 28.28,
+                                                                                               28.53, 25.99]
+    md = md_path.read_text().splitlines()
+    for word in ("profile: smoke", "data: samples 32px", "feature weights: vgg16-random", "seeds: 0, 1",
+                 "paper Table 7"):
+        assert word in md[0]
+    assert md[2].startswith("| method | paper PSNR |") and "| not run |" in md[4 + 0]
+    assert "| 24,774,307 |" in "\n".join(md)
+    with pytest.raises(FileExistsError, match="overwrite"):
+        R.write_table(table, tmp_path / "tables", "table7")
+    R.write_table(table.iloc[:1], tmp_path / "tables", "table7", overwrite=True)
+    assert len(pd.read_csv(csv_path)) == 1
+    assert not list((tmp_path / "tables").glob(".*.tmp")), "atomic writes leave no temporary files"
+    with pytest.raises(ValueError, match="plain file stem"):
+        R.write_table(table, tmp_path, "../x")
+    with pytest.raises(ValueError, match="label"):
+        R.write_table(P.table7(), tmp_path, "bare")
+
+
+# ----------------------------------------------------------------------------------------- coverage
+def full_report() -> dict[str, pd.DataFrame]:
+    empty = pd.DataFrame(columns=["method", "bucket", "pair_id", "seed", "psnr", "ssim", "mae"])
+    latency = pd.DataFrame({"method": ["isnet"] * 3, "latency_ms": [900.0, 910.0, 905.0]})
+    tables = {f"table{n}": R.side_by_side(empty, P.table(n), label=LABEL) for n in (1, 2, 5, 6, 7, 8)}
+    tables["table3"] = R.side_by_side(latency, P.table3(), label=LABEL)
+    return tables
+
+
+def test_coverage_is_full_for_side_by_side_tables(tmp_path):
+    tables = full_report()
+    cov = R.coverage(tables)
+    assert cov["present"].all(), cov[~cov["present"]]
+    n_rows = sum(len(P.table(n)) for n in R.COVERED_TABLES)
+    assert (cov["kind"] == "row").sum() == n_rows
+    assert set(cov["table"]) == {1, 2, 3, 5, 6, 7, 8}
+    # tables read back from CSV are matched by name
+    for name, t in tables.items():
+        R.write_table(t, tmp_path, name)
+    back = {name: pd.read_csv(tmp_path / f"{name}.csv") for name in tables}
+    assert R.coverage(back)["present"].all()
+
+
+def test_coverage_reports_what_is_missing():
+    tables = full_report()
+    t5 = tables["table5"]
+    tables["table5"] = t5[~((t5["bucket"] == "30-40") & (t5["method"] == "rfr"))]
+    tables["table8"] = tables["table8"].drop(columns=["paper SSIM"])
+    tables["table2"] = tables["table2"].copy()
+    tables["table2"].loc[0, "paper PSNR"] = 99.0  # a wrong number is not coverage
+    missing = R.coverage(tables)
+    missing = missing[~missing["present"]]
+    items = set(zip(missing["table"], missing["item"]))
+    assert (5, "30-40 / rfr") in items and (8, "paper SSIM") in items and (2, "table2-row1") in items
+    assert (8, "isnet-b1") in items  # its SSIM is gone too
+    assert len(items) == 2 + 4 + 1
+
+
+# ----------------------------------------------------------------------------------------- figures
+def assert_png(path, min_bytes: int = 5000) -> None:
+    assert path.exists() and path.stat().st_size > min_bytes
+    with Image.open(path) as im:
+        assert im.format == "PNG" and min(im.size) > 100
+
+
+def test_training_curves_from_a_run_folder(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    rows = [dict(iteration=i, g_total=2 / i, g_l1=1 / i, g_adversarial=-0.1, d_total=0.5, lr_g=1e-4,
+                 it_per_s=3.0, seconds=float(i)) for i in range(1, 41)]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (run / "val.jsonl").write_text("".join(json.dumps(dict(iteration=i, psnr=20 + i / 10, ssim=0.8)) + "\n"
+                                           for i in (10, 20, 30, 40)))
+    fig = R.training_curves(run, out_path=tmp_path / "curves.png")
+    assert_png(tmp_path / "curves.png")
+    loss_ax, psnr_ax = fig.axes[:2]
+    assert {line.get_label() for line in loss_ax.lines} == {"g_total", "g_l1", "g_adversarial", "d_total"}
+    assert [line.get_label() for line in psnr_ax.lines] == ["psnr"] and len(psnr_ax.lines[0].get_xdata()) == 4
+    with pytest.raises(FileExistsError):
+        R.training_curves(run, out_path=tmp_path / "curves.png")
+    (run / "metrics.jsonl").write_text('{"iteration": 1, "g_total": 1}\nnot json\n')
+    with pytest.raises(ValueError, match="metrics.jsonl:2"):
+        R.training_curves(run)
+    with pytest.raises(FileNotFoundError):
+        R.training_curves(tmp_path / "nowhere.jsonl")
+
+
+def test_sample_grid_and_pra_strip_render(tmp_path):
+    from isnet.pra import progressive_inpaint
+
+    torch.manual_seed(0)
+    gt = torch.rand(3, 3, 48, 48)
+    known = torch.ones(3, 1, 48, 48)
+    known[:, :, 8:40, 8:40] = 0  # 44 % hole: PRA takes several passes
+    R.sample_grid({"masked input": R.masked_input(gt, known), "ISNet": gt * 0.5, "ground truth": gt},
+                  out_path=tmp_path / "grid.png", column_titles=["a", "b", "c"])
+    assert_png(tmp_path / "grid.png")
+    with pytest.raises(ValueError, match="same"):
+        R.sample_grid({"x": gt, "y": gt[:2]})
+
+    result = progressive_inpaint(lambda x: torch.full_like(x, 0.5), gt, known, kernel=9, trace=True)
+    steps = result.steps(0)
+    assert len(steps) > 1
+    fig = R.pra_strip(steps, out_path=tmp_path / "pra.png")
+    assert_png(tmp_path / "pra.png")
+    assert len(fig.axes) == 2 * len(steps)
+
+
+def test_bucket_metric_plot_renders(tmp_path):
+    ours = pairs({"isnet-eq5": 0.0, "isnet-eq5-pra": -0.1, "telea": -4.0}, n=6)
+    fig = R.bucket_metric_plot(ours, P.table5(), "psnr", paper_methods=["ctsdg"], out_path=tmp_path / "b.png")
+    assert_png(tmp_path / "b.png")
+    labels = {line.get_label() for line in fig.axes[0].get_lines()} | {
+        c.get_label() for c in fig.axes[0].containers}
+    assert {"ours isnet-eq5", "paper isnet-eq5", "ours telea", "paper ctsdg"} <= labels
+    assert "paper telea" not in labels
+    with pytest.raises(ValueError, match="per-bucket"):
+        R.bucket_metric_plot(ours, P.table7())
