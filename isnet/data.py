@@ -1020,7 +1020,7 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
     fetch = dsub.add_parser("fetch", help="build or repair the offline photo pool (apt-get download, no install)")
     fetch.add_argument("what", choices=["photos"], help="what to fetch")
     fetch.add_argument("--packages", nargs="+", default=None, help="only these packages (default: all)")
-    fetch.add_argument("--manifest", default=None, help="photo manifest (default: data/photos_manifest.csv)")
+    fetch.add_argument("--manifest", default=None, help="photo manifest (default: isnet/resources/photos_manifest.csv)")
     fetch.add_argument("--debs", default=None, help="use the .deb files in this folder instead of downloading")
     fetch.add_argument("--keep-debs", action="store_true", help="keep downloaded .deb files in the cache")
     fetch.add_argument("--rebuild-manifest", action="store_true",

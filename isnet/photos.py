@@ -6,7 +6,7 @@ bit for bit. Debian ships about 240 such photos inside data packages (wallpapers
 OpenCV's sample data); ``isnet data fetch photos`` collects them with ``apt-get download`` and a
 tar-stream read of the ``.deb`` (as ``dpkg-deb -x`` would unpack it, but keeping only the chosen
 files), into ``isnet.io.cache_dir("photos")``. Nothing is installed system-wide and no image is
-ever committed: the repository holds only ``data/photos_manifest.csv``.
+ever committed: the repository holds only ``isnet/resources/photos_manifest.csv``.
 
 The manifest (one row per photo) records where each photo comes from (package, version, path in the
 package; for WebP images carved out of GCompris' Qt resource files also the internal resource path
@@ -52,11 +52,11 @@ MANIFEST_COLUMNS = ["id", "split", "group", "package", "version", "path", "membe
 
 
 def default_manifest_path() -> Path:
-    """The committed manifest: ``$ISNET_PHOTOS_MANIFEST`` or ``<repo>/data/photos_manifest.csv``."""
+    """The committed manifest: ``$ISNET_PHOTOS_MANIFEST`` or ``<repo>/isnet/resources/photos_manifest.csv``."""
     env = os.environ.get("ISNET_PHOTOS_MANIFEST")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[1] / "data" / "photos_manifest.csv"
+    return Path(__file__).resolve().parent / "resources" / "photos_manifest.csv"
 
 
 def photo_root() -> Path:
@@ -734,7 +734,7 @@ def read_manifest(path: str | os.PathLike | None = None) -> pd.DataFrame:
     path = Path(path) if path is not None else default_manifest_path()
     if not path.is_file():
         raise FileNotFoundError(f"photo manifest {path} not found; it is committed in the repository as "
-                                "data/photos_manifest.csv (set ISNET_PHOTOS_MANIFEST to point elsewhere), or "
+                                "isnet/resources/photos_manifest.csv (set ISNET_PHOTOS_MANIFEST to point elsewhere), or "
                                 f"build one with `{FETCH_COMMAND} --rebuild-manifest`")
     df = pd.read_csv(path, dtype={"offset": "string", "member": "string", "version": "string"},
                      keep_default_na=False)
