@@ -1,0 +1,135 @@
+"""Config: one typed object from dicts, YAML, CLI overrides and Optuna params; loud on unknown keys."""
+import dataclasses
+
+import pytest
+import yaml
+
+from isnet.config import PROFILES, Config, config_from_trial, get_profile, load_config, save_config
+
+SMOKE = PROFILES["smoke"]
+
+
+def test_defaults_follow_the_authors_optimisation():
+    t = Config().train
+    assert (t.batch, t.lr_g, t.lr_d, t.betas) == (8, 1e-4, 1e-5, (0.0, 0.9))
+    assert Config().loss.preset == "paper-eq5"
+
+
+def test_cli_overrides_are_typed():
+    cfg = SMOKE.with_overrides(["model.blocks=2", "train.iterations=100", "train.betas=[0.5, 0.99]",
+                                "train.deterministic=false", "model.width=0.5", "data.pairs=null"])
+    assert cfg.model.blocks == 2 and isinstance(cfg.model.blocks, int)
+    assert cfg.train.iterations == 100
+    assert cfg.train.betas == (0.5, 0.99)
+    assert cfg.train.deterministic is False
+    assert cfg.model.width == 0.5 and cfg.data.pairs is None
+    assert SMOKE.model.blocks == 1, "the profile itself must stay unchanged (frozen)"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.model.blocks = 3
+
+
+def test_nested_and_dotted_dicts_agree():
+    a = Config.from_dict({"model": {"blocks": 2}, "loss": {"weights": {"style": 5}}}, base=SMOKE)
+    b = Config.from_dict({"model.blocks": 2, "loss.weights.style": 5.0}, base=SMOKE)
+    c = SMOKE.with_overrides(["model.blocks=2", "loss.style=5"])  # shorthand for a LossWeights field
+    assert a.resolve().config_hash() == b.resolve().config_hash() == c.resolve().config_hash()
+    assert dict(a.resolve().loss.weights)["style"] == 5.0
+
+
+@pytest.mark.parametrize("key,fragment", [("model.blokcs=2", "model.blocks"), ("trian.iterations=3", "train"),
+                                          ("loss.weights.stlye=3", "style")])
+def test_unknown_keys_fail_naming_the_valid_ones(key, fragment):
+    with pytest.raises(KeyError) as e:
+        SMOKE.with_overrides([key]).resolve()
+    assert key.split("=")[0] in str(e.value) and fragment in str(e.value)
+
+
+@pytest.mark.parametrize("override,message", [("train.amp=fp8", "train.amp"), ("model.generator=nope", "model.generator"),
+                                              ("loss.preset=nope", "loss.preset"), ("train.batch=two", "train.batch"),
+                                              ("train.iterations=0", "train.iterations")])
+def test_bad_values_fail_naming_the_key(override, message):
+    with pytest.raises(ValueError, match=message.replace(".", r"\.")):
+        SMOKE.with_overrides([override]).resolve()
+
+
+def test_random_backbone_needs_the_test_flag():
+    with pytest.raises(ValueError, match="allow_test_backbone"):
+        SMOKE.with_overrides(["loss.allow_test_backbone=false"]).resolve()
+    ok = SMOKE.with_overrides(["loss.allow_test_backbone=false", "loss.perceptual=0", "loss.style=0"]).resolve()
+    assert dict(ok.loss.weights)["perceptual"] == 0.0  # no features needed, so no backbone is built
+
+
+def test_feature_matching_without_adversarial_is_refused():
+    with pytest.raises(ValueError, match="feature_matching"):
+        SMOKE.with_overrides(["loss.adversarial=0", "loss.feature_matching=1"]).resolve()
+
+
+def test_hash_is_stable_and_ignores_bookkeeping():
+    base = SMOKE.resolve()
+    assert base.config_hash() == SMOKE.resolve().config_hash() == Config.from_dict(base.to_dict()).config_hash()
+    same = SMOKE.with_overrides(["data.workers=3", "train.log_every=1", "train.device=cuda", "out.dir=/x"]).resolve()
+    assert same.config_hash() == base.config_hash()
+    for change in ("model.blocks=2", "train.seed=1", "loss.style=4", "train.amp=bf16", "data.size=64"):
+        assert SMOKE.with_overrides([change]).resolve().config_hash() != base.config_hash(), change
+    assert base.out.dir.endswith(f"smoke-{base.config_hash()}")
+
+
+def test_preset_is_expanded_into_explicit_weights():
+    cfg = SMOKE.with_overrides(["loss.preset=paper-eq4", "loss.backbone=vgg16-random"]).resolve()
+    w = dict(cfg.loss.weights)
+    assert (w["l1"], w["adversarial"], w["perceptual"], w["style"], w["feature_matching"]) == (1, 0.1, 0.1, 250, 10)
+    assert w["gan_loss"] == "hinge" and w["backbone"] == "vgg16-random"
+    assert cfg.loss.loss_weights().style == 250
+
+
+def test_yaml_round_trip(tmp_path):
+    cfg = SMOKE.with_overrides(["model.blocks=3", "loss.style=7", "train.betas=[0.1,0.9]"]).resolve()
+    path = save_config(cfg, tmp_path / "c.yaml")
+    back = load_config(path)
+    assert back == cfg
+    assert load_config(path, ["train.seed=5"]).train.seed == 5
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump({"model": {"depth": 3}}))
+    with pytest.raises(KeyError, match="model.depth"):
+        load_config(tmp_path / "bad.yaml")
+    with pytest.raises(FileNotFoundError):
+        load_config(tmp_path / "missing.yaml")
+
+
+def test_optuna_trial_params_are_dotted_keys():
+    class Trial:  # the part of optuna.Trial that config_from_trial reads
+        params = {"loss.weights.style": 12.5, "loss.weights.adversarial": 0.5}
+
+    cfg = config_from_trial(Trial(), SMOKE).resolve()
+    assert dict(cfg.loss.weights)["style"] == 12.5 and dict(cfg.loss.weights)["adversarial"] == 0.5
+
+
+def test_differences_and_profiles():
+    a = SMOKE.resolve()
+    b = SMOKE.with_overrides(["model.blocks=2"]).resolve()
+    keys = [k for k, _, _ in a.differences(b, ignore=("out.",))]
+    assert keys == ["model.blocks"]
+    assert get_profile("smoke") is SMOKE
+    with pytest.raises(ValueError, match="smoke"):
+        get_profile("nope")
+
+
+def test_to_dict_is_plain_builtins():
+    d = SMOKE.resolve().to_dict()
+
+    def walk(v):
+        if isinstance(v, dict):
+            return all(isinstance(k, str) and walk(x) for k, x in v.items())
+        if isinstance(v, list):
+            return all(walk(x) for x in v)
+        return v is None or isinstance(v, (str, int, float, bool))
+
+    assert walk(d)
+
+
+def test_changing_the_preset_drops_earlier_weights():
+    resolved = SMOKE.with_overrides(["loss.style=7"]).resolve()
+    eq4 = resolved.with_overrides(["loss.preset=paper-eq4"]).resolve()
+    assert dict(eq4.loss.weights)["style"] == 250.0
+    same_call = resolved.with_overrides(["loss.style=9", "loss.preset=paper-eq4"]).resolve()
+    assert dict(same_call.loss.weights)["style"] == 9.0 and dict(same_call.loss.weights)["adversarial"] == 0.1
+    assert dict(resolved.with_overrides(["model.blocks=2"]).resolve().loss.weights)["style"] == 7.0
