@@ -17,7 +17,7 @@ slot range) and the stream does not depend on the number of processes. Gradients
 by one flat all-reduce per network (gloo on CPU, NCCL on CUDA); rank 0 logs, validates and checkpoints.
 
 >>> from isnet.config import PROFILES
->>> summary = train(PROFILES["smoke"].with_overrides(["out.dir=/tmp/run"]))  # doctest: +SKIP
+>>> summary = train(PROFILES["test"].with_overrides(["out.dir=/tmp/run"]))  # doctest: +SKIP
 
 ``isnet train --profile smoke train.iterations=50 [--resume]`` is the same from the shell.
 """

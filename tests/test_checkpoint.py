@@ -16,7 +16,7 @@ from isnet.checkpoint import (FORMAT, capture_rng, check_compatible, list_checkp
 from isnet.config import PROFILES
 from isnet.models import build_generator, ours_to_upstream
 
-SMOKE = PROFILES["smoke"].resolve()
+SMOKE = PROFILES["test"].resolve()
 
 
 def _payload(iteration, value=0.0, size=8):
@@ -63,10 +63,10 @@ def test_foreign_files_are_refused_with_a_hint(tmp_path):
 
 
 def test_incompatible_config_names_the_setting():
-    other = PROFILES["smoke"].with_overrides(["model.blocks=2"]).resolve()
+    other = PROFILES["test"].with_overrides(["model.blocks=2"]).resolve()
     with pytest.raises(ValueError, match=r"trained with model\.blocks=1, this run has 2"):
         check_compatible(SMOKE.to_dict(), other, source="checkpoint x")
-    longer = PROFILES["smoke"].with_overrides(["train.iterations=500", "out.dir=elsewhere", "data.workers=2"])
+    longer = PROFILES["test"].with_overrides(["train.iterations=500", "out.dir=elsewhere", "data.workers=2"])
     check_compatible(SMOKE.to_dict(), longer.resolve())  # run length and bookkeeping may change
 
 

@@ -6,7 +6,7 @@ import yaml
 
 from isnet.config import PROFILES, Config, config_from_trial, get_profile, load_config, save_config
 
-SMOKE = PROFILES["smoke"]
+SMOKE = PROFILES["test"]
 
 
 def test_defaults_follow_the_authors_optimisation():
@@ -71,7 +71,7 @@ def test_hash_is_stable_and_ignores_bookkeeping():
     assert same.config_hash() == base.config_hash()
     for change in ("model.blocks=2", "train.seed=1", "loss.style=4", "train.amp=bf16", "data.size=64"):
         assert SMOKE.with_overrides([change]).resolve().config_hash() != base.config_hash(), change
-    assert base.out.dir.endswith(f"smoke-{base.config_hash()}")
+    assert base.out.dir.endswith(f"test-{base.config_hash()}")
 
 
 def test_preset_is_expanded_into_explicit_weights():
@@ -108,8 +108,8 @@ def test_differences_and_profiles():
     b = SMOKE.with_overrides(["model.blocks=2"]).resolve()
     keys = [k for k, _, _ in a.differences(b, ignore=("out.",))]
     assert keys == ["model.blocks"]
-    assert get_profile("smoke") is SMOKE
-    with pytest.raises(ValueError, match="smoke"):
+    assert get_profile("test") is SMOKE and get_profile("laptop").data.source == "photos"
+    with pytest.raises(ValueError, match="laptop"):
         get_profile("nope")
 
 

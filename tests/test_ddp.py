@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-TINY = ["--profile", "smoke", "--no-progress", "model.width=0.125", "train.batch=2", "train.val_every=2",
+TINY = ["--profile", "test", "--no-progress", "model.width=0.125", "train.batch=2", "train.val_every=2",
         "data.val_pairs=1", "train.log_every=1"]
 
 

@@ -14,7 +14,7 @@ from isnet.evaluate import evaluate, summarize, write_results
 from isnet.models import build_generator
 from isnet.pra import one_shot
 
-TINY = PROFILES["smoke"].with_overrides(["model.width=0.125"]).resolve()
+TINY = PROFILES["test"].with_overrides(["model.width=0.125"]).resolve()
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,7 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent
-BASE = get_profile("smoke").with_overrides(["train.iterations=40", "train.val_every=10"])
+BASE = get_profile("test").with_overrides(["train.iterations=40", "train.val_every=10"])
 GOOD = {"l1": 100.0, "adversarial": 1.0, "style": 1.0, "perceptual": 1.0, "feature_matching": 1.0}
 
 
@@ -390,7 +390,7 @@ def test_cli_runs_a_search_and_prints_table1(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(search, "_default_train_fn", lambda: fake_train)
     log = tmp_path / "cli.log"
-    argv = ["search", "--profile", "smoke", "train.iterations=20", "--storage", f"journal://{log}",
+    argv = ["search", "--profile", "test", "train.iterations=20", "--storage", f"journal://{log}",
             "--n-trials", "3", "--sampler", "random", "--seed", "1", "--runs-dir", str(tmp_path / "runs"),
             "--no-progress", "--figures", str(tmp_path / "fig")]
     assert main(argv) == 0
@@ -409,7 +409,7 @@ def test_cli_runs_a_search_and_prints_table1(tmp_path, monkeypatch, capsys):
 @pytest.mark.slow
 def test_a_real_training_trial_reports_each_validation(tmp_path):
     """isnet.train.train's on_validation hook feeds the pruner; the objective is the final validation PSNR."""
-    base = get_profile("smoke").with_overrides(["train.iterations=4", "train.val_every=2", "data.val_pairs=2"])
+    base = get_profile("test").with_overrides(["train.iterations=4", "train.val_every=2", "data.val_pairs=2"])
     study = run_search("real", None, 1, base, sampler="random", runs_dir=str(tmp_path), progress=False)
     (trial,) = study.trials
     assert trial.state == TrialState.COMPLETE

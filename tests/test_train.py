@@ -12,7 +12,7 @@ from isnet.train import (Engine, NonFiniteLossError, SampleStream, read_log, sam
                          validation_batches)
 
 # tiny and fast: 32 px, width 0.125, one block, a random VGG16 for the feature losses
-TINY = PROFILES["smoke"].with_overrides(["model.width=0.125", "train.batch=2", "train.iterations=4",
+TINY = PROFILES["test"].with_overrides(["model.width=0.125", "train.batch=2", "train.iterations=4",
                                          "train.val_every=2", "train.log_every=1", "data.val_pairs=2"]).resolve()
 
 
@@ -158,7 +158,7 @@ def test_validation_leaves_weights_alone_and_grid_has_four_columns(tmp_path):
 
 
 def test_cli_train_and_refusal(tmp_path, capsys):
-    args = ["train", "--profile", "smoke", f"out.dir={tmp_path / 'g'}", "model.width=0.125", "train.batch=2",
+    args = ["train", "--profile", "test", f"out.dir={tmp_path / 'g'}", "model.width=0.125", "train.batch=2",
             "train.iterations=2", "train.val_every=2", "data.val_pairs=1", "--no-progress"]
     assert cli_main(args) == 0
     summary = json.loads(capsys.readouterr().out)
@@ -197,7 +197,7 @@ def test_cli_config_layers_profile_then_file_then_overrides(tmp_path):
     from isnet.train import config_from_args
 
     (tmp_path / "c.yaml").write_text("model:\n  blocks: 3\ntrain:\n  seed: 7\n  iterations: 11\n")
-    args = build_parser().parse_args(["train", "--profile", "smoke", "--config", str(tmp_path / "c.yaml"),
+    args = build_parser().parse_args(["train", "--profile", "test", "--config", str(tmp_path / "c.yaml"),
                                       "train.seed=9"])
     cfg = config_from_args(args)
     assert (cfg.model.blocks, cfg.train.seed, cfg.train.iterations, cfg.data.size) == (3, 9, 11, 32)
