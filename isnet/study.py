@@ -665,7 +665,7 @@ def notebook_dir() -> Path:
 
 def run_study(profile: str, only: Sequence[str] | None = None, resume: bool = False,
               results_dir: str | os.PathLike = "results", kernel_name: str | None = None,
-              device: str | None = None) -> list[dict[str, Any]]:
+              device: str | None = None, notebooks: str | os.PathLike | None = None) -> list[dict[str, Any]]:
     """Execute the notebooks with papermill into results/<profile>/notebooks/; returns one record each.
 
     ``resume`` skips notebooks whose executed copy finished (runs are reused by config hash anyway).
@@ -688,7 +688,7 @@ def run_study(profile: str, only: Sequence[str] | None = None, resume: bool = Fa
     t0 = time.time()
     with tqdm(total=len(names), desc=f"study {prof.name}", unit="notebook") as bar:
         for name in names:
-            src = notebook_dir() / f"{name}.ipynb"
+            src = Path(notebooks or notebook_dir()) / f"{name}.ipynb"
             dst = out_dir / f"{name}.ipynb"
             if resume and name in finished and dst.exists():
                 records.append({"notebook": name, "status": "skipped (finished)", "seconds": 0.0})
@@ -703,7 +703,8 @@ def run_study(profile: str, only: Sequence[str] | None = None, resume: bool = Fa
                 pm.execute_notebook(str(src), str(dst), parameters=params, kernel_name=kernel_name,
                                     cwd=str(REPO), progress_bar=False, log_output=False)
             except pm.PapermillExecutionError as e:
-                raise NotebookFailed(f"notebook {name} failed in cell {e.exec_count} ({e.ename}: {e.evalue}); "
+                raise NotebookFailed(f"notebook {name} failed in cell [{e.exec_count}] of the executed copy "
+                                     f"({e.ename}: {e.evalue}); "
                                    f"the partly executed copy is {dst}. Fix it, then rerun with --resume") from None
             seconds = time.time() - start
             finished[name] = {"seconds": round(seconds, 1), "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
