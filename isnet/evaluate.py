@@ -223,7 +223,7 @@ def add_cli(sub) -> None:
 
     p = sub.add_parser("evaluate", help="score a checkpoint or a classical method on fixed pairs (per bucket, 95%% CI)",
                        description="PSNR, SSIM and MAE of the composite (whole image and hole only) per pair, "
-                                   "aggregated per hole-ratio bucket with 95%% confidence intervals.")
+                                   "aggregated per hole-ratio bucket with 95 % confidence intervals.")
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--checkpoint", help="our checkpoint (best.pt, iter_*.pt) or the authors' InpaintingModel_gen.pth")
     which.add_argument("--method", choices=sorted(BASELINES), help="a classical baseline")

@@ -20,15 +20,15 @@ import platform
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from . import paper as P
-from .config import Config, DataConfig, LossConfig, ModelConfig, OutConfig, TrainConfig
+from .config import Config
 from .io import atomic_write_text, sha256_file
 
 REPO = Path(__file__).resolve().parents[1]
@@ -372,6 +372,7 @@ class Study:
         """Table 3: ms/image for one shot and PRA at batch 1 on the fixed pairs, median of repeats."""
         import torch
 
+        from .bench.timing import median_ms
         from .checkpoint import load_generator
         from .data import PairsDataset
         from .pra import one_shot, progressive_inpaint
@@ -389,15 +390,7 @@ class Study:
             times = []
             for image, known, _ in items:
                 image, known = image[None].to(dev), known[None].to(dev)
-                fn(image, known)  # warm-up
-                for _ in range(p.latency_repeats):
-                    if dev.type == "cuda":
-                        torch.cuda.synchronize()
-                    t = time.perf_counter()
-                    fn(image, known)
-                    if dev.type == "cuda":
-                        torch.cuda.synchronize()
-                    times.append(1000 * (time.perf_counter() - t))
+                times.append(median_ms(lambda: fn(image, known), p.latency_repeats, dev, warmup=1))
             rows.append({"method": label, "latency_ms": float(np.median(times)), "n": len(items),
                          "device": _device_name(dev)})
         df = pd.DataFrame(rows)

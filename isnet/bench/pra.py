@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import numpy as np
 import torch
@@ -21,25 +20,9 @@ from tqdm import tqdm
 from ..models import build_generator
 from ..masks import hole_ratio
 from ..pra import CODE_KERNEL, MAX_EXTRA_PASSES, STOP_RATIO, one_shot, progressive_inpaint
+from .timing import median_ms, sync
 
 PAPER_TABLE3 = {"one_shot_ms": 52.69, "pra_ms": 85.46, "hardware": "1080 Ti", "samples": 10_000}
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def median_ms(fn, repeats: int, device: torch.device) -> float:
-    """Median wall time of ``fn()`` in ms over ``repeats`` calls."""
-    times = []
-    for _ in range(repeats):
-        _sync(device)
-        t = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(1000 * (time.perf_counter() - t))
-    return statistics.median(times)
 
 
 def bucket_masks(size: int, per_bucket: int, seed: int) -> dict[str, list[torch.Tensor]]:
@@ -61,7 +44,7 @@ def bench_rows(generator: torch.nn.Module, masks: dict[str, list[torch.Tensor]],
     with torch.no_grad():
         for _ in range(warmup):
             generator(image)
-    _sync(device)
+    sync(device)
     rows = []
     total = sum(len(v) for v in masks.values())
     with tqdm(total=total, desc="bench pra", unit="mask") as bar:

@@ -26,6 +26,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from .timing import median_ms, sync
+
 PAPER = {"one_shot_ms": 52.69, "pra_ms": 85.46, "hardware": "1080 Ti"}
 
 
@@ -46,11 +48,6 @@ INFERENCE_PATHS = {
 }
 TRAINING_PATHS = {"fp32": Path(False, False), "channels-last": Path(True, False), "bf16": Path(False, True),
                   "bf16+cl": Path(True, True)}
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def _autocast(device: torch.device, bf16: bool):
@@ -125,8 +122,8 @@ def inference_rows(generator: nn.Module, pairs, device: torch.device, repeats: i
 
         for _ in range(warmup):
             run_one(), run_pra()
-        one_ms = _median_ms(run_one, repeats, device) / len(inputs)
-        pra_ms = _median_ms(run_pra, repeats, device) / len(inputs)
+        one_ms = median_ms(run_one, repeats, device) / len(inputs)
+        pra_ms = median_ms(run_pra, repeats, device) / len(inputs)
         one_out = run_one()
         pra_out = [r.composite.float() for r in run_pra()]
         passes = statistics.fmean(float(r.passes[0]) for r in run_pra())
@@ -144,18 +141,6 @@ def inference_rows(generator: nn.Module, pairs, device: torch.device, repeats: i
 
 def _bf16_ok(device: torch.device) -> bool:
     return device.type == "cpu" or (device.type == "cuda" and torch.cuda.is_bf16_supported())
-
-
-def _median_ms(fn, repeats: int, device: torch.device) -> float:
-    times = []
-    with torch.no_grad():
-        for _ in range(repeats):
-            _sync(device)
-            t = time.perf_counter()
-            fn()
-            _sync(device)
-            times.append(1000 * (time.perf_counter() - t))
-    return statistics.median(times)
 
 
 # ----------------------------------------------------------------------------------------- training
@@ -183,12 +168,12 @@ def training_rows(cfg, device: torch.device, steps: int, warmup: int) -> list[di
             flops = gflops(lambda: engine.step(image, known))
         for _ in range(warmup):
             engine.step(image, known)
-        _sync(device)
+        sync(device)
         times = []
         for _ in range(steps):
             t = time.perf_counter()
             engine.step(image, known)  # the logged floats synchronise the device
-            _sync(device)
+            sync(device)
             times.append(time.perf_counter() - t)
         sec = statistics.median(times)
         rows.append({"path": name, "it_per_s": 1 / sec, "images_per_s": batch / sec, "ms_per_step": 1000 * sec,

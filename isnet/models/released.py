@@ -14,35 +14,36 @@ from torch import nn
 
 from .isnet import ISNet, build_isnet
 
-# (upstream pattern, our replacement), applied in order. Ours → upstream is the reverse table.
-_UPSTREAM_TO_OURS = [
-    (r"^layer1\.conv_block\.", "stem.body."),
-    (r"^layer1\.downsample\.", "stem.shortcut."),
-    (r"^stage(\d)\.branches\.0\.", r"phases.\1.inpaint_hi."),
-    (r"^stage(\d)\.branches\.1\.", r"phases.\1.inpaint_lo."),
-    (r"^stage(\d)\.fuse_layers\.0\.1\.", r"phases.\1.lo_to_hi."),
-    (r"^stage(\d)\.fuse_layers\.1\.0\.", r"phases.\1.hi_to_lo."),
-    (r"^stage(\d)\.fuse_layers\.1\.1\.", r"phases.\1.lo_to_lo."),
-    (r"^stage(\d)\.fused_branches\.0\.0\.", r"phases.\1.aggregate_hi."),
-    (r"^stage(\d)\.fused_branches\.1\.0\.", r"phases.\1.aggregate_lo."),
-    (r"^up_layer\.", "upsample."),
-    (r"^final_layer\.", "final_fusion."),
-    (r"\.conv_block\.", ".body."),
+# (upstream prefix, our prefix); "{k}" is the phase index. Both directions are built from this one table.
+_NAMES = [
+    ("layer1.conv_block.", "stem.body."),
+    ("layer1.downsample.", "stem.shortcut."),
+    ("stage{k}.branches.0.", "phases.{k}.inpaint_hi."),
+    ("stage{k}.branches.1.", "phases.{k}.inpaint_lo."),
+    ("stage{k}.fuse_layers.0.1.", "phases.{k}.lo_to_hi."),
+    ("stage{k}.fuse_layers.1.0.", "phases.{k}.hi_to_lo."),
+    ("stage{k}.fuse_layers.1.1.", "phases.{k}.lo_to_lo."),
+    ("stage{k}.fused_branches.0.0.", "phases.{k}.aggregate_hi."),
+    ("stage{k}.fused_branches.1.0.", "phases.{k}.aggregate_lo."),
+    ("up_layer.", "upsample."),
+    ("final_layer.", "final_fusion."),
 ]
-_OURS_TO_UPSTREAM = [
-    (r"^stem\.body\.", "layer1.conv_block."),
-    (r"^stem\.shortcut\.", "layer1.downsample."),
-    (r"^phases\.(\d)\.inpaint_hi\.", r"stage\1.branches.0."),
-    (r"^phases\.(\d)\.inpaint_lo\.", r"stage\1.branches.1."),
-    (r"^phases\.(\d)\.lo_to_hi\.", r"stage\1.fuse_layers.0.1."),
-    (r"^phases\.(\d)\.hi_to_lo\.", r"stage\1.fuse_layers.1.0."),
-    (r"^phases\.(\d)\.lo_to_lo\.", r"stage\1.fuse_layers.1.1."),
-    (r"^phases\.(\d)\.aggregate_hi\.", r"stage\1.fused_branches.0.0."),
-    (r"^phases\.(\d)\.aggregate_lo\.", r"stage\1.fused_branches.1.0."),
-    (r"^upsample\.", "up_layer."),
-    (r"^final_fusion\.", "final_layer."),
-    (r"\.body\.", ".conv_block."),
-]
+_INNER = (".conv_block.", ".body.")  # residual blocks' body, anywhere in a key
+
+
+def _table(src: int, dst: int) -> list[tuple[str, str]]:
+    def pattern(t: str) -> str:
+        return "^" + re.escape(t).replace(re.escape("{k}"), r"(\d)")
+
+    def repl(t: str) -> str:
+        return t.replace("{k}", r"\1")
+
+    rows = [(pattern(names[src]), repl(names[dst])) for names in _NAMES]
+    return rows + [(re.escape(_INNER[src]), _INNER[dst])]
+
+
+_UPSTREAM_TO_OURS = _table(0, 1)
+_OURS_TO_UPSTREAM = _table(1, 0)
 
 
 def _rename(key: str, table) -> str:
