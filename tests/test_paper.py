@@ -5,6 +5,7 @@ independent of isnet.paper: it reads the tab-separated rows of each table block 
 """
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -12,14 +13,18 @@ import pytest
 
 from isnet import paper as P
 
-PAPER_TEXT = Path(__file__).resolve().parents[1].parent / "shared" / "paper" / "isnet-pra-ieee-access-2022.txt"
+PAPER_TEXT = Path(os.environ.get("ISNET_PAPER_TEXT", Path(__file__).resolve().parents[1].parent / "shared" / "paper"
+                                  / "isnet-pra-ieee-access-2022.txt"))
 
 
 @pytest.fixture(scope="module")
 def text() -> list[str]:
     if not PAPER_TEXT.exists():
-        pytest.fail(f"the paper's text is missing: expected {PAPER_TEXT} (the shared folder next to the repository, "
-                    "../shared/paper/isnet-pra-ieee-access-2022.txt); the transcription tests need it")
+        msg = (f"the paper's text is missing: expected {PAPER_TEXT} (the shared folder next to the repository, or "
+               "set ISNET_PAPER_TEXT); the transcription checks need it")
+        if os.environ.get("CI") == "true":  # always present in CI: missing there is a failure
+            pytest.fail(msg)
+        pytest.skip(msg)  # a user's clone has no copy of the paper (we do not redistribute its text)
     return PAPER_TEXT.read_text(encoding="utf-8").splitlines()
 
 
