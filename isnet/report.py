@@ -33,6 +33,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import matplotlib
+import matplotlib.ticker
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -40,7 +41,7 @@ from . import paper as P
 from .io import atomic_write_bytes, atomic_write_text, refuse_overwrite
 
 LABEL_KEYS = ("profile", "data", "weights", "seeds")
-VERDICTS = ("reproduced", "not reproduced", "inconclusive")
+VERDICTS = ("reproduced", "not reproduced", "inconclusive", "not tested at this scale")
 DISPLAY = {"psnr": "PSNR", "ssim": "SSIM", "mae": "MAE(%)", "latency_ms": "latency (ms/image)",
            "params_m": "parameters (M=2^20)", "params_exact": "parameters (exact count)",
            "params_exact_m": "parameters (exact / 2^20)", "l1": "L1 weight", "adversarial": "L_D weight",
@@ -232,20 +233,74 @@ def _bootstrap(a: np.ndarray, b: np.ndarray, n_boot: int, seed: int) -> dict[str
     return paired_bootstrap(a, b, n_boot=n_boot, seed=seed)
 
 
-def compare(results: pd.DataFrame, comp: P.Comparison, n_boot: int = 2000, seed: int = 0) -> dict[str, Any]:
-    """Run one comparison: the oriented mean difference (positive = ``a`` better), its paired-bootstrap 95 % CI
-    over evaluation pairs (seeds averaged per pair), per-seed mean differences, and a verdict in
-    {"supports", "contradicts", "inconclusive"}.
+def seed_pair_bootstrap(diff: np.ndarray, n_boot: int = 2000, seed: int = 0, chunk: int = 200) -> tuple[float, float]:
+    """95 % percentile CI of the mean of a seeds × pairs matrix of paired differences, resampling seeds *and*
+    pairs (a two-level bootstrap of the crossed design: every seed is scored on the same pairs). With one seed
+    it is the paired bootstrap over pairs; with several it widens by the spread between training seeds, which
+    a pairs-only bootstrap of seed-averaged differences ignores. NaN cells (a seed without that pair) are
+    skipped."""
+    d = np.asarray(diff, dtype=np.float64)
+    if d.ndim != 2 or d.size == 0:
+        raise ValueError(f"expected a seeds × pairs matrix of differences, got shape {d.shape}")
+    n_seeds, n_pairs = d.shape
+    rng = np.random.default_rng(seed)
+    stats = []
+    for start in range(0, n_boot, chunk):
+        m = min(chunk, n_boot - start)
+        pj = rng.integers(0, n_pairs, size=(m, n_pairs))
+        per_seed = np.nanmean(d[:, pj], axis=-1)              # seeds × m: each seed's mean over resampled pairs
+        si = rng.integers(0, n_seeds, size=(m, n_seeds))
+        stats.append(np.nanmean(per_seed[si, np.arange(m)[:, None]], axis=1))
+    boot = np.concatenate(stats)
+    lo, hi = np.nanpercentile(boot, [2.5, 97.5])
+    return float(lo), float(hi)
 
-    Seeds: the bootstrap resamples evaluation pairs only, so it does not capture training-seed variation; when
-    several seeds disagree on the sign of the difference, a "supports" becomes "inconclusive".
+
+# Methods that are not trained (no seeds, no sanity gate) and the trivial floor every trained model must beat.
+UNTRAINED = ("telea", "ns", "biharmonic", "patchmatch", "mean-fill")
+MEAN_FILL = "mean-fill"
+SPREAD_MIN = 0.01      # output std across images below this: the network ignores its input (issue 9)
+MIN_PAIRS = 10         # fewer paired pairs in a comparison: "not tested at this scale"
+MIN_N_FOR_CI = 5       # fewer values: no CI is shown in the compact tables
+NOT_TESTED = "not tested at this scale"
+
+
+def _seed_agreement(kind: str, values: Iterable[float], margin: float) -> bool:
+    """Do the seeds' own point estimates land on the same side of the claim's threshold?"""
+    sides = set()
+    for v in values:
+        if not np.isfinite(v):
+            continue
+        if kind == "better":
+            if v != 0:
+                sides.add(v > 0)
+        elif kind == "not_worse":
+            sides.add(v > -margin)
+        else:
+            sides.add(abs(v) < margin)
+    return len(sides) <= 1
+
+
+def compare(results: pd.DataFrame, comp: P.Comparison, n_boot: int = 2000, seed: int = 0,
+            min_pairs: int = 0, min_seeds: int = 1) -> dict[str, Any]:
+    """Run one comparison: the oriented mean difference (positive = ``a`` better), its 95 % CIs, per-seed mean
+    differences, and a status in {"supports", "contradicts", "inconclusive", "not tested"}.
+
+    Two intervals: ``ci95_low/high`` resample evaluation pairs with seeds averaged per pair (the paired
+    bootstrap); ``ci95_low_seeds/high_seeds`` resample training seeds and pairs (:func:`seed_pair_bootstrap`).
+    The status uses the seed-aware one. When the seeds' own estimates land on different sides of the claim's
+    threshold, any status ("supports" or "contradicts") becomes "inconclusive". PRA is judged only where it
+    ran more than one pass on average (the ``passes`` column): elsewhere it is the one-shot model by
+    construction, and the comparison is "not tested". Fewer than ``min_pairs`` pairs or ``min_seeds`` seeds of
+    a trained method: "not tested".
     """
     if comp.kind not in ("better", "not_worse", "equal"):
         raise ValueError(f"comparison kind must be better, not_worse or equal; got {comp.kind!r}")
     rows = _paired_rows(results, comp)
     sign = 1.0 if P.HIGHER_IS_BETTER.get(comp.metric, True) else -1.0
     out: dict[str, Any] = {"comparison": comp, "n_pairs": 0, "n_seeds": 0, "mean_diff": math.nan,
-                           "ci95_low": math.nan, "ci95_high": math.nan, "per_seed": {}, "status": "inconclusive"}
+                           "ci95_low": math.nan, "ci95_high": math.nan, "ci95_low_seeds": math.nan,
+                           "ci95_high_seeds": math.nan, "per_seed": {}, "status": "inconclusive"}
     if rows.empty:
         out["why"] = "no paired rows"
         return out
@@ -254,22 +309,81 @@ def compare(results: pd.DataFrame, comp: P.Comparison, n_boot: int = 2000, seed:
     lo, hi = sorted((sign * boot["ci95_low"], sign * boot["ci95_high"]))
     diff = sign * boot["mean_diff"]
     per_seed = {s: sign * float((g["a"] - g["b"]).mean()) for s, g in rows.groupby("seed")}
+    matrix = sign * (rows.assign(d=rows["a"] - rows["b"]).pivot_table(index="seed", columns="pair_id", values="d",
+                                                                       aggfunc="mean").to_numpy())
+    slo, shi = seed_pair_bootstrap(matrix, n_boot=n_boot, seed=seed)
     out.update(n_pairs=len(per_pair), n_seeds=len(per_seed), mean_diff=diff, ci95_low=lo, ci95_high=hi,
-               per_seed=per_seed)
+               ci95_low_seeds=slo, ci95_high_seeds=shi, per_seed=per_seed)
+    pra = [m for m in (comp.a, comp.b) if m.endswith("-pra")]
+    if pra and "passes" in results.columns:
+        df = _method_column(results)
+        sel = df["method"] == pra[0]
+        if comp.bucket is not None:
+            sel &= df["bucket"].astype(str) == comp.bucket
+        passes = float(pd.to_numeric(df.loc[sel, "passes"], errors="coerce").mean())
+        out["pra_passes"] = passes
+        if not passes > 1.0 + 1e-9:
+            out["status"], out["why"] = "not tested", (f"PRA ran {passes:.2f} passes on average here: it is the "
+                                                       "one-shot model by construction")
+            return out
+    trained = [m for m in (comp.a, comp.b) if m not in UNTRAINED]
+    if len(per_pair) < min_pairs:
+        out["status"], out["why"] = "not tested", f"{len(per_pair)} pairs < {min_pairs}"
+        return out
+    if trained and len(per_seed) < min_seeds:
+        out["status"], out["why"] = "not tested", f"{len(per_seed)} seed(s) < {min_seeds}"
+        return out
+    lo_v, hi_v = (slo, shi) if len(per_seed) > 1 else (lo, hi)
     m = comp.margin
-    if not (np.isfinite(lo) and np.isfinite(hi)):
+    if not (np.isfinite(lo_v) and np.isfinite(hi_v)):
         status = "inconclusive"
     elif comp.kind == "better":
-        status = "supports" if lo > 0 else "contradicts" if hi < 0 else "inconclusive"
+        status = "supports" if lo_v > 0 else "contradicts" if hi_v < 0 else "inconclusive"
     elif comp.kind == "not_worse":
-        status = "supports" if lo > -m else "contradicts" if hi < -m else "inconclusive"
+        status = "supports" if lo_v > -m else "contradicts" if hi_v < -m else "inconclusive"
     else:
-        status = "supports" if (-m < lo and hi < m) else "contradicts" if (lo > m or hi < -m) else "inconclusive"
-    signs = {np.sign(v) for v in per_seed.values() if v != 0}
-    if status == "supports" and comp.kind == "better" and len(signs) > 1:
-        status, out["why"] = "inconclusive", "seeds disagree in sign"
+        status = "supports" if (-m < lo_v and hi_v < m) else "contradicts" if (lo_v > m or hi_v < -m) else "inconclusive"
+    if len(per_seed) > 1 and not _seed_agreement(comp.kind, per_seed.values(), m):
+        out["why"] = "seeds disagree in sign" + (f" (would be {status})" if status != "inconclusive" else "")
+        status = "inconclusive"
     out["status"] = status
     return out
+
+
+def sanity_gates(results: pd.DataFrame, methods: Iterable[str], spread_min: float = SPREAD_MIN) -> list[str]:
+    """Reasons a claim about ``methods`` cannot be judged, empty when every trained method passed both gates:
+    its outputs vary across images (``output_spread`` ≥ ``spread_min`` for every seed) and every seed beats the
+    mean-colour fill (method ``mean-fill``) in mean PSNR over the same pairs. A gate whose data is absent
+    (no ``output_spread`` column, no mean-fill rows) is not applied."""
+    df = _method_column(results)
+    problems = []
+    fill = df[df["method"] == MEAN_FILL] if "method" in df.columns else df.iloc[:0]
+    fill_psnr = fill.groupby("pair_id")["psnr"].mean() if len(fill) and "psnr" in fill.columns else None
+    for m in dict.fromkeys(methods):
+        if m in UNTRAINED:
+            continue
+        rows = df[df["method"] == m]
+        if rows.empty:
+            continue
+        seeds = rows.groupby(rows["seed"] if "seed" in rows.columns else 0)
+        if "output_spread" in rows.columns:
+            spread = seeds["output_spread"].min()
+            low = spread[spread < spread_min]
+            if len(low):
+                problems.append(f"{m} ignores its input (output spread across images "
+                                + ", ".join(f"seed {s}: {v:.4f}" for s, v in low.items()) + f" < {spread_min:g})")
+        if fill_psnr is not None:
+            gaps = {}
+            for s, g in seeds:
+                common = g.set_index("pair_id")["psnr"].groupby(level=0).mean()
+                common = common[common.index.isin(fill_psnr.index)]
+                if len(common):
+                    gaps[s] = float((common - fill_psnr.loc[common.index]).mean())
+            bad = {s: v for s, v in gaps.items() if not v > 0}
+            if bad:
+                problems.append(f"{m} does not beat a mean-colour fill ("
+                                + ", ".join(f"seed {s}: {v:+.2f} dB" for s, v in bad.items()) + ")")
+    return problems
 
 
 def _evidence(res: dict[str, Any], table: int) -> str:
@@ -283,7 +397,10 @@ def _evidence(res: dict[str, Any], table: int) -> str:
     text = (f"{head}: {res['mean_diff']:+.{d}f} [{res['ci95_low']:+.{d}f}, {res['ci95_high']:+.{d}f}], "
             f"n={res['n_pairs']} pairs, {res['n_seeds']} seed(s)")
     if res["n_seeds"] > 1:
-        text += " (per seed " + "/".join(f"{v:+.{d}f}" for v in res["per_seed"].values()) + ")"
+        text += (f"; over seeds and pairs [{res['ci95_low_seeds']:+.{d}f}, {res['ci95_high_seeds']:+.{d}f}]"
+                 " (per seed " + "/".join(f"{v:+.{d}f}" for v in res["per_seed"].values()) + ")")
+    if res.get("pra_passes") is not None:
+        text += f", PRA {res['pra_passes']:.2f} passes"
     if c.margin:
         text += f", margin {c.margin:g}"
     pa, pb = P.paper_value(table, c.a, c.metric, c.bucket), P.paper_value(table, c.b, c.metric, c.bucket)
@@ -295,29 +412,48 @@ def _evidence(res: dict[str, Any], table: int) -> str:
 
 
 def claim_verdicts(results: Mapping[str, pd.DataFrame], claims: Iterable[P.Claim] | None = None,
-                   n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+                   n_boot: int = 2000, seed: int = 0, resolves: Iterable[str] | None = None,
+                   min_pairs: int = MIN_PAIRS, min_seeds: int = 1, spread_min: float = SPREAD_MIN) -> pd.DataFrame:
     """Verdict per claim of isnet.paper.CLAIMS from per-pair results (see the module docstring).
 
-    ``results`` maps a claim's ``results`` name ("table5", "table7", ...) to per-pair rows. A claim is
-    "reproduced" when every comparison's CI supports it (e.g. the paired-bootstrap CI of the difference excludes
-    0 in the claimed direction), "not reproduced" when any CI excludes it in the opposite direction (or, for
-    "≈" claims, lies outside the margin), and "inconclusive" otherwise, including when results are missing.
+    ``results`` maps a claim's ``results`` name ("table5", "table7", ...) to per-pair rows. In order:
+
+    1. ``resolves`` (a profile's list of claim ids) given and the claim not in it → "not tested at this scale".
+    2. Sanity gates (:func:`sanity_gates`) on every trained method of the claim; a failure → "not tested at
+       this scale", with the reason.
+    3. Each comparison (:func:`compare`): too few pairs or seeds, or PRA running one pass, → not tested.
+    4. Of the comparisons tested: "not reproduced" when any CI excludes the claim (the seed-aware CI; for "≈"
+       claims, outside the margin), "reproduced" when every one supports it, "inconclusive" otherwise
+       (including seeds that disagree in sign, and missing results). None tested → "not tested at this scale".
+
     Returns columns claim, verdict, evidence, table, results, text.
     """
+    allowed = None if resolves is None else set(resolves)
     rows = []
     for cl in (P.CLAIMS if claims is None else claims):
         df = results.get(cl.results)
+        base = dict(table=cl.table, results=cl.results, text=cl.text)
         if df is None:
-            rows.append(dict(claim=cl.id, verdict="inconclusive",
-                             evidence=f"not run: no results[{cl.results!r}]", table=cl.table,
-                             results=cl.results, text=cl.text))
+            rows.append(dict(claim=cl.id, verdict="inconclusive", evidence=f"not run: no results[{cl.results!r}]",
+                             **base))
             continue
-        found = [compare(df, comp, n_boot=n_boot, seed=seed) for comp in cl.comparisons]
-        statuses = [r["status"] for r in found]
-        verdict = ("not reproduced" if "contradicts" in statuses
+        if allowed is not None and cl.id not in allowed:
+            rows.append(dict(claim=cl.id, verdict=NOT_TESTED, evidence="this profile's measured seed noise cannot "
+                             "resolve the claim (not in its list of resolvable claims)", **base))
+            continue
+        methods = [m for comp in cl.comparisons for m in (comp.a, comp.b)]
+        gates = sanity_gates(df, [m.removesuffix("-pra") for m in methods], spread_min=spread_min)
+        found = [compare(df, comp, n_boot=n_boot, seed=seed, min_pairs=min_pairs, min_seeds=min_seeds)
+                 for comp in cl.comparisons]
+        evidence = "; ".join(_evidence(r, cl.table) for r in found)
+        if gates:
+            rows.append(dict(claim=cl.id, verdict=NOT_TESTED, evidence="sanity gate: " + "; ".join(gates)
+                             + ". Measured anyway: " + evidence, **base))
+            continue
+        statuses = [r["status"] for r in found if r["status"] != "not tested"]
+        verdict = (NOT_TESTED if not statuses else "not reproduced" if "contradicts" in statuses
                    else "reproduced" if all(s == "supports" for s in statuses) else "inconclusive")
-        rows.append(dict(claim=cl.id, verdict=verdict, evidence="; ".join(_evidence(r, cl.table) for r in found),
-                         table=cl.table, results=cl.results, text=cl.text))
+        rows.append(dict(claim=cl.id, verdict=verdict, evidence=evidence, **base))
     return pd.DataFrame(rows, columns=["claim", "verdict", "evidence", "table", "results", "text"])
 
 
@@ -333,7 +469,8 @@ def _fmt(value: Any) -> str:
         value = float(value)
         if value.is_integer() and abs(value) < 1e15:
             return f"{int(value):,}" if abs(value) >= 10_000 else str(int(value))
-        return repr(value)  # the shortest exact form: the paper's 24.9 stays 24.9, 48.081212 stays 48.081212
+        text = repr(value)  # the shortest exact form: the paper's 24.9 stays 24.9, 48.081212 stays 48.081212
+        return text if len(text) <= 10 else f"{value:.4g}"  # computed values: 4 significant digits, not 16
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
@@ -362,6 +499,101 @@ def write_table(df: pd.DataFrame, out_dir: str | os.PathLike, name: str, label: 
     atomic_write_text(csv_path, df.to_csv(index=False))
     atomic_write_text(md_path, text)
     return csv_path, md_path
+
+
+# ----------------------------------------------------------------------------------------- compact tables
+_CELL = re.compile(r"^\s*(?P<mean>-?[0-9.]+)(?:\s*±\s*(?P<half>[0-9.]+))?\s*\(n=(?P<n>\d+)\)\s*$")
+
+
+def mean_pm(mean: float, half: float | None, n: int | None = None, metric: str = "psnr",
+            min_n: int = MIN_N_FOR_CI) -> str:
+    """``mean ± half`` rounded as a person would write it: the half-width to two significant digits (never
+    finer than the metric's usual decimals), the mean to the same place. No interval when ``n < min_n``:
+    an interval from two pairs says nothing."""
+    if mean is None or not np.isfinite(mean):
+        return NOT_RUN
+    d = DECIMALS.get(metric, 3)
+    if n is not None and n < min_n or half is None or not np.isfinite(half):
+        return f"{mean:.{d}f}" + (f" (n={n})" if n is not None else "")
+    places = min(d, max(0, 1 - int(math.floor(math.log10(half)))) if half > 0 else d)
+    return f"{mean:.{places}f} ± {half:.{places}f}"
+
+
+def _ours_numbers(table: pd.DataFrame, metric: str) -> tuple[list, list, list]:
+    """(means, half-widths, n) of our column: from side_by_side(numeric=True) columns, else parsed from cells."""
+    if f"ours_{metric}_mean" in table.columns:
+        lo, hi = table[f"ours_{metric}_ci95_low"], table[f"ours_{metric}_ci95_high"]
+        return list(table[f"ours_{metric}_mean"]), list((hi - lo) / 2), [int(v) for v in table[f"ours_{metric}_n"]]
+    means, halves, ns = [], [], []
+    for cell in table.get(ours_column(metric), pd.Series([None] * len(table))):
+        m = _CELL.match(str(cell)) if isinstance(cell, str) else None
+        means.append(float(m["mean"]) if m else math.nan)
+        halves.append(float(m["half"]) if m and m["half"] else math.nan)
+        ns.append(int(m["n"]) if m else 0)
+    return means, halves, ns
+
+
+def compact_table(table: pd.DataFrame, metrics: Sequence[str] | None = None,
+                  min_n: int = MIN_N_FOR_CI) -> pd.DataFrame:
+    """The readable form of a side_by_side table (the wide CSV stays for machines): per metric, the paper's
+    value beside ours as ``mean ± CI95`` with sensible rounding, one ``n`` column, and the rows we did not run
+    folded away (listed in ``attrs["not_run"]``). Per-bucket tables (5, 6) become one row per method with one
+    column per bucket (PSNR: "ours (paper)")."""
+    metrics = list(metrics) if metrics is not None else [m for m in ("psnr", "ssim", "mae", "latency_ms")
+                                                         if ours_column(m) in table.columns]
+    if not metrics:
+        raise ValueError(f"no 'ours …' metric columns in this table (columns {list(table.columns)}); pass a "
+                         "side_by_side table")
+    nums = {m: _ours_numbers(table, m) for m in metrics}
+    ran = np.array([any(n > 0 for n in (nums[m][2][i] for m in metrics)) for i in range(len(table))], dtype=bool)
+    keys = [k for k in ("method", "bucket", "blocks") if k in table.columns]
+    not_run = list(dict.fromkeys(table.loc[~ran, "method"].astype(str))) if "method" in table.columns else []
+    if "bucket" in table.columns and "method" in table.columns:
+        m = metrics[0]
+        means, halves, ns = nums[m]
+        cells = {}
+        for i, (method, bucket) in enumerate(zip(table["method"], table["bucket"])):
+            if not ran[i]:
+                continue
+            paper = table[paper_column(m)].iloc[i] if paper_column(m) in table.columns else math.nan
+            cell = mean_pm(means[i], halves[i], ns[i], m, min_n)
+            if pd.notna(paper):
+                cell += f" (paper {paper:.{DECIMALS.get(m, 3)}f})"
+            cells.setdefault(str(method), {})[f"{bucket} % {display(m)}"] = cell
+            cells[str(method)]["n per bucket"] = ns[i]
+        out = (pd.DataFrame.from_dict(cells, orient="index").rename_axis("method").reset_index() if cells
+               else pd.DataFrame(columns=["method"]))
+        not_run = [x for x in not_run if x not in set(out["method"])]
+    else:
+        out = table.loc[ran, keys].copy().reset_index(drop=True)
+        for m in metrics:
+            means, halves, ns = (np.array(v, dtype=object)[ran] for v in nums[m])
+            if paper_column(m) in table.columns:
+                out[f"paper {display(m)}"] = table.loc[ran, paper_column(m)].to_numpy()
+            out[f"ours {display(m)}"] = [mean_pm(a, b, c, m, min_n) for a, b, c in zip(means, halves, ns)]
+        out["n"] = np.array(nums[metrics[0]][2], dtype=object)[ran]
+        for extra in ("ours parameters (exact count)", "trained width", "ours passes", "ours ms_per_pass"):
+            if extra in table.columns:
+                out[extra.removeprefix("ours ")] = table.loc[ran, extra].to_numpy()
+    out.attrs.update(table.attrs)
+    out.attrs["not_run"] = not_run
+    out.attrs["min_n"] = min_n
+    return out
+
+
+def compact_markdown(table: pd.DataFrame, title: str | None = None, metrics: Sequence[str] | None = None,
+                     min_n: int = MIN_N_FOR_CI) -> str:
+    """Markdown of :func:`compact_table` with a one-line note of the folded rows and of intervals left out."""
+    small = compact_table(table, metrics, min_n)
+    head = f"**{title}**\n\n" if title else ""
+    notes = []
+    if small.attrs.get("not_run"):
+        notes.append(f"Not run here (paper only): {', '.join(small.attrs['not_run'])}.")
+    ns = pd.to_numeric(small.get("n", small.get("n per bucket", pd.Series(dtype=float))), errors="coerce")
+    if len(ns) and (ns < min_n).any():
+        notes.append(f"No interval where n < {min_n}: {NOT_TESTED}.")
+    notes.append("Ours: mean ± 95 % CI over evaluation pairs and seeds; the full table is in tables/*.csv.")
+    return head + to_markdown(small) + "\n" + " ".join(notes) + "\n"
 
 
 # ----------------------------------------------------------------------------------------- coverage
@@ -476,14 +708,17 @@ def training_curves(run: str | os.PathLike | pd.DataFrame | Sequence[Mapping],
     if not losses and not psnr_cols:
         raise ValueError(f"no loss terms or PSNR found in the log (columns {list(log.columns)})")
 
-    fig = Figure(figsize=(11, 4), dpi=100)
-    ax_loss, ax_psnr = fig.subplots(1, 2)
-    for c in losses:
+    n_terms = len(losses)
+    cols = 4
+    term_rows = math.ceil(n_terms / cols) if n_terms else 0
+    fig = Figure(figsize=(12, 4 + 2.4 * term_rows), dpi=100, layout="constrained")
+    grid = fig.add_gridspec(1 + term_rows, cols, height_ratios=[1.6] + [1] * term_rows)
+    ax_loss, ax_psnr = fig.add_subplot(grid[0, :2]), fig.add_subplot(grid[0, 2:])
+    for c in losses:  # overview: each term divided by its largest |value|, so no term flattens the others
         series = log[["iteration", c]].dropna()
-        ax_loss.plot(series["iteration"], series[c], label=c, lw=2.0 if c.endswith("total") else 1.0)
-    if losses and (log[losses] > 0).all().all():
-        ax_loss.set_yscale("log")
-    ax_loss.set(xlabel="iteration", ylabel="loss", title="training loss terms")
+        scale = float(series[c].abs().max()) or 1.0
+        ax_loss.plot(series["iteration"], series[c] / scale, label=f"{c}", lw=2.0 if c.endswith("total") else 1.0)
+    ax_loss.set(xlabel="iteration", ylabel="term / max |term|", title="loss terms (each normalised)")
     if losses:
         ax_loss.legend(fontsize=7, ncol=2)
     if psnr_cols:
@@ -494,6 +729,16 @@ def training_curves(run: str | os.PathLike | pd.DataFrame | Sequence[Mapping],
     else:
         ax_psnr.text(0.5, 0.5, "no validation PSNR logged", ha="center", va="center", transform=ax_psnr.transAxes)
     ax_psnr.set(xlabel="iteration", ylabel="PSNR (dB)", title="validation PSNR")
+    for i, c in enumerate(losses):  # and each term on its own axis, in its own units
+        ax = fig.add_subplot(grid[1 + i // cols, i % cols])
+        series = log[["iteration", c]].dropna()
+        ax.plot(series["iteration"], series[c], lw=1.0, color="C%d" % (i % 10))
+        ax.set_title(c, fontsize=9)
+        ax.tick_params(labelsize=7)
+        if i // cols == term_rows - 1:
+            ax.set_xlabel("iteration", fontsize=8)
+    for ax in fig.axes:
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     if title:
         fig.suptitle(title)
     return _save(fig, out_path, overwrite)
@@ -536,9 +781,11 @@ def masked_input(image: Any, known: Any, fill: float = 1.0) -> Any:
 
 def sample_grid(rows: Mapping[str, Any], out_path: str | os.PathLike | None = None,
                 column_titles: Sequence[str] | None = None, overwrite: bool = False, title: str | None = None,
-                cell_size: float = 1.6) -> Figure:
+                cell_size: float = 1.6, cell_text: Mapping[str, Sequence[str]] | None = None,
+                min_width: float = 0.0) -> Figure:
     """A grid of images, one row per entry (e.g. masked input, each method, ground truth; Figures 5, 8, 9)
-    and one column per sample. Each entry is an N×3×H×W tensor or a list of images."""
+    and one column per sample. Each entry is an N×3×H×W tensor or a list of images. ``cell_text`` puts a
+    line under each image of a row (e.g. its PSNR); the figure is at least ``min_width`` inches wide."""
     if not rows:
         raise ValueError("sample_grid needs at least one row, e.g. {'masked input': x, 'ISNet': y, 'ground truth': z}")
     images = {name: _as_list(v) for name, v in rows.items()}
@@ -548,7 +795,14 @@ def sample_grid(rows: Mapping[str, Any], out_path: str | os.PathLike | None = No
     n_cols = next(iter(counts.values()))
     if column_titles is not None and len(column_titles) != n_cols:
         raise ValueError(f"column_titles has {len(column_titles)} entries for {n_cols} columns")
-    fig = Figure(figsize=(cell_size * n_cols + 1.2, cell_size * len(images)), dpi=100)
+    cell_text = dict(cell_text or {})
+    for name, texts in cell_text.items():
+        if name not in images or len(texts) != n_cols:
+            raise ValueError(f"cell_text[{name!r}] must name a row and give {n_cols} strings")
+    cell_size = max(cell_size, (min_width - 1.2) / n_cols)
+    extra = 0.25 if cell_text else 0.0
+    fig = Figure(figsize=(cell_size * n_cols + 1.2, (cell_size + extra) * len(images) + (0.5 if title else 0)),
+                 dpi=100)
     axes = np.atleast_2d(fig.subplots(len(images), n_cols, squeeze=False))
     for r, (name, imgs) in enumerate(images.items()):
         for c, img in enumerate(imgs):
@@ -557,23 +811,41 @@ def sample_grid(rows: Mapping[str, Any], out_path: str | os.PathLike | None = No
             ax.set_xticks([])
             ax.set_yticks([])
             if c == 0:
-                ax.set_ylabel(name, fontsize=8)
+                ax.set_ylabel(name, fontsize=9)
             if r == 0 and column_titles is not None:
-                ax.set_title(column_titles[c], fontsize=8)
+                ax.set_title(column_titles[c], fontsize=9)
+            if name in cell_text and cell_text[name][c]:
+                ax.set_xlabel(cell_text[name][c], fontsize=8)
     if title:
         fig.suptitle(title)
     return _save(fig, out_path, overwrite)
 
 
 def pra_strip(steps: Sequence[tuple[Any, Any]], out_path: str | os.PathLike | None = None,
-              overwrite: bool = False, title: str | None = None) -> Figure:
+              overwrite: bool = False, title: str | None = None, kernel: int | None = None) -> Figure:
     """Figure 6: per PRA pass, the known mask (white = valid, as the paper draws it) above the composite.
-    ``steps`` is ``PRAResult.steps(i)``: [(known 1×H×W, composite 3×H×W), ...]."""
+    ``steps`` is ``PRAResult.steps(i)``: [(known 1×H×W, composite 3×H×W), ...]; each column says how much of
+    the image is still hole, and the title the growth kernel."""
     if not steps:
         raise ValueError("pra_strip needs at least one (known, composite) step; run progressive_inpaint(trace=True)")
+    holes = [1.0 - float(np.asarray(_to_hwc(k)).mean()) for k, _ in steps]
+    head = title or f"PRA pass by pass ({len(steps)} passes" + (f", kernel {kernel}×{kernel}" if kernel else "") + ")"
     return sample_grid({"known (white = valid)": [k for k, _ in steps], "composite": [c for _, c in steps]},
-                       out_path=out_path, column_titles=[f"pass {i + 1}" for i in range(len(steps))],
-                       overwrite=overwrite, title=title)
+                       out_path=out_path, column_titles=[f"pass {i + 1}: hole {h:.0%}" for i, h in enumerate(holes)],
+                       overwrite=overwrite, title=head, cell_size=2.2, min_width=8.0)
+
+
+def tidy_search_figure(fig: Any, name: str, profile: str) -> Any:
+    """An Optuna figure made readable: integer ticks on trial/step axes, a title naming the profile, and
+    detached from pyplot (so a notebook shows it once, where it is displayed)."""
+    import matplotlib.pyplot as plt
+
+    for ax in fig.axes:
+        if re.search(r"trial|step", ax.get_xlabel(), re.IGNORECASE):
+            ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    fig.suptitle(f"Table 1 search — {name} (profile {profile})", fontsize=11)
+    plt.close(fig)
+    return fig
 
 
 def bucket_metric_plot(ours: pd.DataFrame, paper: pd.DataFrame, metric: str = "psnr",

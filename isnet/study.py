@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -32,6 +34,10 @@ from .config import Config
 from .io import atomic_write_text, sha256_file
 
 REPO = Path(__file__).resolve().parents[1]
+# tqdm.auto falls back to the text bar without ipywidgets, and says so in every notebook that imports it
+warnings.filterwarnings("ignore", message="IProgress not found")
+RESULTS_ENV = "ISNET_RESULTS"     # results root for notebooks opened anywhere (JupyterLab starts kernels in notebooks/)
+PROGRESS_ENV = "ISNET_PROGRESS"   # set by ``run_study``: a JSON-lines file the kernel reports each run to
 NOTEBOOKS = ["00_quickstart", "01_search", "02_loss_ablation", "03_architecture", "04_blocks", "05_pra",
              "06_comparison", "07_report"]
 WEIGHT_COLUMNS = {"l1": "l1", "adversarial": "adversarial", "style": "style", "perceptual": "perceptual",
@@ -62,6 +68,12 @@ class StudyProfile:
     samples_per_method: int = 4       # composites stored per method for the figures
     description: str = ""
     budget: str = ""
+    # Claims (isnet.paper.CLAIMS ids) this profile can resolve, from its measured seed noise; every other claim
+    # is reported "not tested at this scale". None: decided by the evidence rule of isnet.report.claim_verdicts
+    # (enough seeds and pairs, sanity gates passed).
+    resolves: tuple[str, ...] | None = None
+    latency_warmup: int = 2           # Table 3: untimed calls of each method on the timed images first
+    latency_min_repeats: int = 5      # ... and at least this many timed repeats of each (interleaved)
 
     @property
     def data_label(self) -> str:
@@ -175,6 +187,27 @@ def table_rows(table: str, profile: StudyProfile) -> list[Row]:
 
 TABLES = {"table2": 2, "table5": 5, "table7": 7, "table7-clean": 7, "table8": 8}
 CLASSICAL = ("telea", "ns", "biharmonic")
+MEAN_FILL = "mean-fill"
+
+
+def _mean_fill_class():
+    from .pra import Inpainter
+
+    class MeanColourFill(Inpainter):
+        """Each hole filled with the mean colour of the image's known pixels: the trivial baseline."""
+
+        name = MEAN_FILL
+
+        def __call__(self, image, known):
+            total = known.sum(dim=(2, 3), keepdim=True).clamp_min(1.0)
+            mean = (image * known).sum(dim=(2, 3), keepdim=True) / total
+            return mean.expand_as(image).clone()
+
+    return MeanColourFill
+
+
+def MeanColourFill():  # noqa: N802 - reads as a class; built lazily so importing isnet.study stays light
+    return _mean_fill_class()()
 
 
 @dataclass
@@ -186,16 +219,68 @@ class TableResult:
     runs: pd.DataFrame           # which run folder trained each (row, seed)
 
 
+# ------------------------------------------------------------------------------------------ results folder
+def project_root() -> Path:
+    """The checkout this package runs from (an editable install), else the working directory."""
+    return REPO if (REPO / "pyproject.toml").exists() else Path.cwd()
+
+
+def results_root(results_dir: str | os.PathLike | None = None) -> Path:
+    """Where results live, never relative to a kernel's working directory.
+
+    An absolute ``results_dir`` is used as is; ``None`` means ``$ISNET_RESULTS`` or ``<project>/results``; a
+    relative one is taken from the project root (so a notebook opened in ``notebooks/`` finds the runs that
+    ``isnet study`` trained instead of retraining them into the source tree).
+    """
+    if results_dir is None or str(results_dir) == "":
+        results_dir = os.environ.get(RESULTS_ENV) or "results"
+    path = Path(results_dir).expanduser()
+    return (path if path.is_absolute() else project_root() / path).resolve()
+
+
+def under_driver() -> bool:
+    """True inside a notebook that ``isnet study`` executes: progress goes to the terminal, not the notebook."""
+    return bool(os.environ.get(PROGRESS_ENV))
+
+
+def report_progress(**event: Any) -> None:
+    """Append one progress event for ``run_study``'s terminal line (no-op outside the driver)."""
+    path = os.environ.get(PROGRESS_ENV)
+    if not path:
+        return
+    try:
+        with open(path, "a") as f:
+            f.write(json.dumps({"t": time.time(), **event}, default=str) + "\n")
+    except OSError:
+        pass
+
+
+def _tqdm():
+    """tqdm for notebooks when ipywidgets is there, else the text bar (no 'IProgress not found' warning)."""
+    try:
+        import ipywidgets  # noqa: F401
+        from tqdm.auto import tqdm
+    except ImportError:
+        from tqdm.std import tqdm
+    return tqdm
+
+
 # ------------------------------------------------------------------------------------------ study
 class Study:
-    """One profile's study under ``results/<profile>/``."""
+    """One profile's study under ``<results root>/<profile>/`` (see :func:`results_root`).
 
-    def __init__(self, profile: str | StudyProfile = "smoke", results_dir: str | os.PathLike = "results",
-                 progress: bool = True, device: str | None = None):
+    ``progress=None``: bars in an interactive session, none in a notebook run by ``isnet study`` (which
+    shows run i of n, iteration and ETA on the terminal instead). ``keep_checkpoints=False`` keeps one
+    checkpoint (the final one) per finished run.
+    """
+
+    def __init__(self, profile: str | StudyProfile = "smoke", results_dir: str | os.PathLike | None = None,
+                 progress: bool | None = None, device: str | None = None, keep_checkpoints: bool = False):
         self.profile = get_profile(profile)
-        self.dir = Path(results_dir) / self.profile.name
-        self.progress = progress
+        self.dir = results_root(results_dir) / self.profile.name
+        self.progress = (not under_driver()) if progress is None else progress
         self.device = device
+        self.keep_checkpoints = keep_checkpoints
         for sub in ("tables", "figures", "runs", "pairs", "samples"):
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
 
@@ -254,22 +339,57 @@ class Study:
         summary = train(cfg, resume=has_ckpt, progress=self.progress)
         if summary.stopped_early:
             raise KeyboardInterrupt(f"training of {row.id} (seed {seed}) stopped early; rerun with --resume")
+        if not self.keep_checkpoints:
+            prune_checkpoints(run)
         return run
 
-    def run_rows(self, rows: Sequence[Row]) -> pd.DataFrame:
-        """Train every row × seed (shared configs once), with an overall progress bar and ETA."""
-        from tqdm.auto import tqdm
-
+    def run_rows(self, rows: Sequence[Row], table: str = "") -> pd.DataFrame:
+        """Train every row × seed (shared configs once): a bar with ETA in a session, run i of n on the
+        terminal under ``isnet study``; the run index (``runs/index.csv``) is updated after each run."""
         jobs = [(row, seed) for row in rows for seed in self.profile.seeds]
         out = []
+        tqdm = _tqdm()
         with tqdm(total=len(jobs), desc=f"{self.profile.name}: runs", unit="run", disable=not self.progress) as bar:
-            for row, seed in jobs:
+            for i, (row, seed) in enumerate(jobs, start=1):
                 bar.set_postfix_str(f"{row.id} seed {seed}")
+                cfg = self.config_for(row, seed)
+                done = _finished(Path(cfg.out.dir), cfg.train.iterations)
+                report_progress(event="run", table=table, i=i, n=len(jobs), method=row.id, seed=seed,
+                                run=cfg.out.dir, iterations=cfg.train.iterations, reused=done)
+                start = time.time()
                 run = self.train_row(row, seed)
+                report_progress(event="run_done", table=table, i=i, n=len(jobs), method=row.id, seed=seed,
+                                seconds=time.time() - start, reused=done)
                 out.append({"method": row.id, "label": row.label, "seed": seed, "run": run.name,
                             "config_hash": run.name})
+                self.update_index([{"table": table, "method": row.id, "label": row.label, "seed": seed,
+                                    "run": run.name}])
                 bar.update()
         return pd.DataFrame(out)
+
+    # ---------------------------------------------------------------- the run index
+    def update_index(self, entries: Sequence[Mapping[str, Any]]) -> Path:
+        """``runs/index.csv``: one row per (table, method, seed) → run folder, its status and final PSNR,
+        so a run can be found by its name rather than its config hash."""
+        path = self.dir / "runs" / "index.csv"
+        cols = ["method", "table", "seed", "run", "status", "iteration", "iterations", "final_psnr",
+                "best_psnr", "minutes", "checkpoint", "label"]
+        old = pd.read_csv(path, dtype={"run": str}) if path.exists() else pd.DataFrame(columns=cols)
+        new = pd.DataFrame([{**e, **run_status(self.dir / "runs" / str(e["run"]))} for e in entries])
+        index = pd.concat([old, new], ignore_index=True)
+        index["table"] = index["table"].fillna("").astype(str)
+        index = index.drop_duplicates(["table", "method", "seed"], keep="last")
+        index = index.reindex(columns=cols).sort_values(["table", "method", "seed"], kind="stable")
+        return atomic_write_text(path, index.to_csv(index=False))
+
+    def run_index(self) -> pd.DataFrame:
+        """The run index, refreshed from the run folders (status and PSNR may have changed since)."""
+        path = self.dir / "runs" / "index.csv"
+        if not path.exists():
+            return pd.DataFrame(columns=["method", "table", "seed", "run", "status", "final_psnr"])
+        index = pd.read_csv(path, dtype={"run": str})
+        self.update_index(index[["table", "method", "label", "seed", "run"]].to_dict("records"))
+        return pd.read_csv(path, dtype={"run": str})
 
     # ---------------------------------------------------------------- evaluation
     def evaluate_run(self, method: str, run: str | Path, seed: int, pra: bool = False, kernel: int = 15,
@@ -300,21 +420,66 @@ class Study:
             atomic_write_text(cache, df.to_csv(index=False))
         return _tidy(df, method, seed=0)
 
+    def evaluate_mean_fill(self) -> pd.DataFrame:
+        """The floor every learned model must clear: each hole filled with the mean colour of the image's
+        known pixels, scored on the same pairs (a sanity gate of the claim verdicts)."""
+        from .evaluate import evaluate
+
+        cache = self.dir / "pairs" / f"eval-{MEAN_FILL}-{_short_hash(self.pairs_path())}.csv"
+        if cache.exists():
+            df = pd.read_csv(cache)
+        else:
+            df = evaluate(MeanColourFill(), self.pairs_path(), progress=False, device="cpu")
+            atomic_write_text(cache, df.to_csv(index=False))
+        return _tidy(df, MEAN_FILL, seed=0)
+
+    def output_spread(self, run: str | Path, n: int = 16) -> float:
+        """How much a run's raw output varies across images: the mean over pixels of the standard deviation
+        over (up to ``n``) evaluation images. A network that ignores its input (a constant or checkerboard
+        fill) scores ≈ 0. Cached in the run folder."""
+        import torch
+
+        from .checkpoint import load_generator
+        from .data import PairsDataset
+
+        run = self.dir / "runs" / Path(run).name
+        cache = run / f"spread-{_short_hash(self.pairs_path())}.json"
+        if cache.exists():
+            return float(json.loads(cache.read_text())["output_spread"])
+        ds = PairsDataset(self.pairs_path())
+        idx = np.linspace(0, len(ds) - 1, min(n, len(ds))).round().astype(int)
+        items = [ds[int(i)] for i in idx]
+        image = torch.stack([it[0] for it in items])
+        known = torch.stack([it[1] for it in items])
+        gen = load_generator(_final_checkpoint(run)).eval()
+        with torch.no_grad():
+            pred = gen(image * known).float()
+        spread = float(pred.std(dim=0).mean()) if len(items) > 1 else math.nan
+        atomic_write_text(cache, json.dumps({"output_spread": spread, "images": len(items)}))
+        return spread
+
     # ---------------------------------------------------------------- tables
     def run_table(self, name: str) -> TableResult:
-        """Train and score one of the paper's tables; writes tables/<name>.{csv,md} and per-pair rows."""
+        """Train and score one of the paper's tables; writes tables/<name>.{csv,md} and per-pair rows.
+
+        Per-pair rows also carry each learned run's ``output_spread`` and the mean-colour fill (method
+        ``mean-fill``), so the claim verdicts can check that the models learned before judging them."""
         from .metrics import aggregate
         from .report import side_by_side, write_table
 
         rows = table_rows(name, self.profile)
-        runs = self.run_rows(rows)
+        runs = self.run_rows(rows, table=name)
         parts = [self.evaluate_run(r.method, r.run, r.seed) for r in runs.itertuples()]
         if name == "table5":
             eq5 = runs[runs.method == "isnet-eq5"]
             parts += [self.evaluate_run("isnet-eq5", r.run, r.seed, pra=True, kernel=self.profile.pra_kernels[0],
                                         name="isnet-eq5-pra") for r in eq5.itertuples()]
             parts += [self.evaluate_classical(m) for m in CLASSICAL]
+        spreads = {(r.method, r.seed): self.output_spread(r.run) for r in runs.itertuples()}
+        parts.append(self.evaluate_mean_fill())
         pairs = pd.concat(parts, ignore_index=True)
+        base = pairs["method"].str.replace(r"-pra$", "", regex=True)
+        pairs["output_spread"] = [spreads.get((m, s), math.nan) for m, s in zip(base, pairs["seed"])]
         self._save_pairs(name, pairs)
         by = ("method", "bucket") if name == "table5" else ("method",)
         summary = aggregate(pairs, by=by, metrics=("psnr", "ssim", "mae"))
@@ -323,9 +488,37 @@ class Study:
             paper = paper[paper.method == "isnet"]
         metrics = ["psnr", "mae"] if name == "table2" else ["psnr", "ssim", "mae"]
         table = side_by_side(pairs, paper, keys=list(by), metrics=metrics, label=self.label)
+        if name in ("table7", "table8"):
+            table = self.with_trained_parameters(table, rows)
         table.attrs["paper_table"] = TABLES[name]
         write_table(table, self.dir / "tables", name, label=self.label, overwrite=True)
         return TableResult(name, pairs, summary, table, runs)
+
+    def with_trained_parameters(self, table: pd.DataFrame, rows: Sequence[Row]) -> pd.DataFrame:
+        """Tables 7/8's "ours parameters" columns: the count of the model this profile trained (its width and
+        blocks), not the width-1 count; the width-1 count stays in its own column."""
+        from .checkpoint import _build_generator
+        from .models import count_parameters
+
+        attrs = dict(table.attrs)
+        trained = {}
+        for row in rows:
+            cfg = self.config_for(row, self.profile.seeds[0])
+            trained[row.id] = (count_parameters(_build_generator(cfg)), cfg.model.width, cfg.model.blocks)
+        out = table.copy()
+        exact, exact_m = "ours parameters (exact count)", "ours parameters (exact / 2^20)"
+        if exact in out.columns:
+            out = out.rename(columns={exact: "parameters at width 1 (exact count)"})
+        if exact_m in out.columns:
+            out = out.drop(columns=[exact_m])
+        count = [trained.get(m, (None,))[0] for m in out["method"]]
+        width = self.profile.base.model.width
+        out[exact] = count
+        out[exact_m] = [None if c is None else round(c / P.MEBI, 3) for c in count]
+        out["trained width"] = [trained[m][1] if m in trained else None for m in out["method"]]
+        out.attrs.update(attrs)
+        out.attrs["trained_width"] = width
+        return out
 
     def _save_pairs(self, name: str, pairs: pd.DataFrame) -> None:
         atomic_write_text(self.dir / "pairs" / f"{name}_per_pair.csv", pairs.to_csv(index=False))
@@ -336,6 +529,64 @@ class Study:
             raise FileNotFoundError(f"{path} not found: run the notebook that makes {name} first "
                                     f"(isnet study --profile {self.profile.name} --only ...)")
         return pd.read_csv(path)
+
+    def claim_verdicts(self, results: Mapping[str, pd.DataFrame], min_seeds: int = 3) -> pd.DataFrame:
+        """The paper's claims judged on this profile's per-pair results: only those the profile lists as
+        resolvable (``StudyProfile.resolves``), or, when it lists none, those with at least ``min_seeds``
+        training seeds (seed noise cannot be estimated from fewer) and ``isnet.report.MIN_PAIRS`` pairs; every
+        trained model must first pass the sanity gates. The rest: "not tested at this scale"."""
+        from .report import claim_verdicts
+
+        listed = self.profile.resolves
+        return claim_verdicts(results, resolves=listed, min_seeds=1 if listed is not None else min_seeds)
+
+    def report_tables(self) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+        """(every paper table side by side, per-pair results) rebuilt from stored results only; the tables
+        are rewritten to tables/. Tables 7/8 show the trained models' parameter counts."""
+        from .report import side_by_side, write_table
+
+        results = {name: self.load_pairs(name) for name in ("table2", "table5", "table7", "table8")}
+        tables = {}
+        for name, number, keys, metrics in [("table2", 2, ["method"], ["psnr", "mae"]),
+                                            ("table5", 5, ["method", "bucket"], ["psnr", "ssim", "mae"]),
+                                            ("table7", 7, ["method"], ["psnr", "ssim", "mae"]),
+                                            ("table8", 8, ["method"], ["psnr", "ssim", "mae"])]:
+            t = side_by_side(results[name], P.table(number), keys=keys, metrics=metrics, label=self.label,
+                             numeric=True)
+            if name in ("table7", "table8"):
+                t = self.with_trained_parameters(t, table_rows(name, self.profile))
+            t.attrs["paper_table"] = number
+            tables[name] = t
+        empty = pd.DataFrame(columns=["method", "bucket", "pair_id", "seed", "psnr", "ssim", "mae"])
+        tables["table6"] = side_by_side(empty, P.table6(), keys=["method", "bucket"], metrics=["psnr", "ssim", "mae"],
+                                        label=self.label)
+        tables["table6"].attrs["paper_table"] = 6
+        for extra in ("table1", "table3"):
+            t = pd.read_csv(self.dir / "tables" / f"{extra}.csv")
+            t.attrs["paper_table"] = int(extra[-1])
+            tables[extra] = t
+        tables = dict(sorted(tables.items()))
+        for name, t in tables.items():
+            write_table(t, self.dir / "tables", name, label=self.label, overwrite=True)
+        return tables, results
+
+    def summary_path(self) -> Path:
+        return self.dir / "SUMMARY.md"
+
+    def write_summary(self, verdicts: pd.DataFrame) -> Path:
+        """SUMMARY.md: each claim's verdict and evidence, the profile's scale and which claims it can resolve."""
+        p = self.profile
+        resolves = ("every claim with ≥ 3 seeds and enough pairs (no explicit list)" if p.resolves is None
+                    else ", ".join(p.resolves) or "none")
+        lines = [f"# Summary — profile `{p.name}`", "", p.description, "",
+                 f"Data: {p.data_label}; feature weights: `{p.base.loss.loss_weights().backbone}`; "
+                 f"seeds: {list(p.seeds)}; evaluation pairs per bucket: {p.pairs_per_bucket}.", "",
+                 f"Claims this profile can resolve: {resolves}. Others: *not tested at this scale*. A verdict also "
+                 "needs every trained model to pass the sanity gates (output varies across images; beats a "
+                 "mean-colour fill) and the training seeds to agree in sign.", "",
+                 "| claim | verdict | evidence |", "|---|---|---|"]
+        lines += [f"| {r.claim} | **{r.verdict}** | {r.evidence} |" for r in verdicts.itertuples()]
+        return atomic_write_text(self.summary_path(), "\n".join(lines) + "\n")
 
     # ---------------------------------------------------------------- Table 1: the search
     def search(self):
@@ -348,8 +599,37 @@ class Study:
         if self.device:
             base = base.with_overrides({"train.device": self.device})
         storage = f"sqlite:///{(self.dir / 'optuna.db').resolve()}"
-        return run_search(f"{p.name}-loss-weights", storage, p.search_trials, base, sampler=p.search_sampler,
-                          seed=0, runs_dir=str(self.dir / "search-runs"), progress=self.progress)
+        root = self.dir
+        if not self.progress:  # Optuna's per-trial log lines would fill the executed notebook
+            import optuna
+
+            optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+        def train_here(cfg: Config, **kwargs: Any):
+            # trials record run folders relative to the results folder (a copied or moved study still finds
+            # them); training resolves them against it
+            from .train import train
+
+            out = Path(cfg.out.dir)
+            return train(cfg if out.is_absolute() else cfg.with_overrides({"out.dir": str(root / out)}), **kwargs)
+
+        found = run_search(f"{p.name}-loss-weights", storage, p.search_trials, base, sampler=p.search_sampler,
+                           seed=0, runs_dir="search-runs", train_fn=train_here, progress=self.progress)
+        if not self.keep_checkpoints:  # a finished trial is never resumed: one checkpoint each is plenty
+            for summary in (self.dir / "search-runs").glob("*/summary.json"):
+                if _finished(summary.parent, json.loads(summary.read_text()).get("iterations", 0)):
+                    prune_checkpoints(summary.parent)
+        return found
+
+    def search_figures(self, optuna_study) -> dict[str, Any]:
+        """The search's figures, titled with the profile, integer trial ticks, saved under figures/."""
+        from .report import tidy_search_figure
+        from .search import save_figures, search_figures
+
+        figs = {name: tidy_search_figure(fig, name, self.profile.name) for name, fig in
+                search_figures(optuna_study).items()}
+        save_figures(figs, self.dir / "figures", overwrite=True)
+        return figs
 
     def table1(self, optuna_study, top: int = 10) -> pd.DataFrame:
         """Our best trials in the paper's Table 1 columns, beside the paper's ten rows; written to tables/."""
@@ -369,10 +649,17 @@ class Study:
 
     # ---------------------------------------------------------------- Table 3 and PRA
     def latency(self, run: str | Path) -> pd.DataFrame:
-        """Table 3: ms/image for one shot and PRA at batch 1 on the fixed pairs, median of repeats."""
+        """Table 3: ms/image for one shot and PRA at batch 1 on the same fixed pairs.
+
+        Both methods are first called ``latency_warmup`` times on every timed image (lazy initialisation,
+        allocator, caches), then timed in interleaved repeats (one shot, PRA, one shot, ...) so that load on
+        a shared machine hits both alike; each image's time is the median of its repeats and the table the
+        mean over images. PRA's mean generator passes stand beside its time, and ``ms_per_pass`` says whether
+        a pass costs what a one-shot call does.
+        """
         import torch
 
-        from .bench.timing import median_ms
+        from .bench.timing import sync
         from .checkpoint import load_generator
         from .data import PairsDataset
         from .pra import one_shot, progressive_inpaint
@@ -383,19 +670,51 @@ class Study:
         gen = gen.to(dev).eval()
         ds = PairsDataset(self.pairs_path())
         idx = np.linspace(0, len(ds) - 1, min(p.latency_pairs, len(ds))).round().astype(int)
-        items = [ds[int(i)] for i in idx]
+        items = [(ds[int(i)][0][None].to(dev), ds[int(i)][1][None].to(dev)) for i in idx]
+        kernel = p.pra_kernels[0]
+        methods = {"isnet": lambda im, kn: (one_shot(gen, im, kn), 1),
+                   "isnet-pra": lambda im, kn: (lambda r: (r.composite, int(r.passes[0])))(
+                       progressive_inpaint(gen, im, kn, kernel=kernel))}
+        repeats = max(p.latency_repeats, p.latency_min_repeats)
+        times = {m: [[] for _ in items] for m in methods}
+        passes = {m: [1] * len(items) for m in methods}
+        with torch.no_grad():
+            for _ in range(p.latency_warmup):
+                for fn in methods.values():
+                    for image, known in items:
+                        fn(image, known)
+            for _ in range(repeats):
+                for j, (image, known) in enumerate(items):
+                    for m, fn in methods.items():
+                        sync(dev)
+                        t = time.perf_counter()
+                        _, passes[m][j] = fn(image, known)
+                        sync(dev)
+                        times[m][j].append(1000 * (time.perf_counter() - t))
         rows = []
-        for label, fn in (("isnet", lambda im, kn: one_shot(gen, im, kn)),
-                          ("isnet-pra", lambda im, kn: progressive_inpaint(gen, im, kn, kernel=p.pra_kernels[0]))):
-            times = []
-            for image, known, _ in items:
-                image, known = image[None].to(dev), known[None].to(dev)
-                times.append(median_ms(lambda: fn(image, known), p.latency_repeats, dev, warmup=1))
-            rows.append({"method": label, "latency_ms": float(np.median(times)), "n": len(items),
-                         "device": _device_name(dev)})
+        for m in methods:
+            per_image = np.array([np.median(t) for t in times[m]])
+            mean_passes = float(np.mean(passes[m]))
+            rows.append({"method": m, "latency_ms": float(per_image.mean()), "passes": mean_passes,
+                         "ms_per_pass": float(per_image.mean() / mean_passes), "n": len(items),
+                         "repeats": repeats, "warmup": p.latency_warmup,
+                         "kernel": kernel if m.endswith("pra") else None, "device": _device_name(dev)})
         df = pd.DataFrame(rows)
         df["ratio_to_one_shot"] = df.latency_ms / df.latency_ms.iloc[0]
         return df
+
+    def table3(self, run: str | Path) -> pd.DataFrame:
+        """Table 3 beside the paper's, with PRA's passes and ms per pass; written to tables/table3."""
+        from .report import side_by_side, write_table
+
+        latency = self.latency(run)
+        table = side_by_side(latency, P.table3(), keys=["method"], metrics=["latency_ms"], label=self.label)
+        extra = latency.set_index("method")[["passes", "ms_per_pass", "ratio_to_one_shot", "repeats", "warmup",
+                                             "device"]]
+        table = table.merge(extra.add_prefix("ours "), left_on="method", right_index=True, how="left")
+        table.attrs.update(paper_table=3, label=self.label)
+        write_table(table, self.dir / "tables", "table3", label=self.label, overwrite=True)
+        return table
 
     def pra_study(self, run: str | Path, seed: int) -> pd.DataFrame:
         """Paired one-shot vs PRA per bucket, for each kernel (15 = code/Table 3, 9 = Figure 6)."""
@@ -403,6 +722,27 @@ class Study:
         for k in self.profile.pra_kernels:
             parts.append(self.evaluate_run("isnet-eq5", run, seed, pra=True, kernel=k, name=f"isnet-eq5-pra-k{k}"))
         return pd.concat(parts, ignore_index=True)
+
+    def pra_tables(self, run: str | Path, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(summary per method and bucket, paired PRA − one shot per kernel and bucket with mean passes);
+        both written to tables/. The paired rows use the same pairs for both sides."""
+        from .metrics import aggregate, paired_bootstrap
+        from .report import write_table
+
+        per_pair = self.pra_study(run, seed)
+        summary = aggregate(per_pair, by=("method", "bucket"), metrics=("psnr", "ssim", "mae"))
+        write_table(summary, self.dir / "tables", "pra_per_bucket", label=self.label, overwrite=True)
+        one = per_pair[per_pair.method == "isnet-eq5"].set_index("pair_id")
+        rows = []
+        for k in self.profile.pra_kernels:
+            pra = per_pair[per_pair.method == f"isnet-eq5-pra-k{k}"].set_index("pair_id")
+            for bucket, grp in one.groupby("bucket"):
+                d = paired_bootstrap(pra.loc[grp.index, "psnr"].to_numpy(), grp["psnr"].to_numpy())
+                rows.append({"kernel": k, "bucket": bucket, "mean passes": round(float(pra.loc[grp.index, "passes"].mean()), 2),
+                             "n": len(grp), **{key: round(float(v), 4) for key, v in d.items() if key != "n"}})
+        paired = pd.DataFrame(rows)
+        write_table(paired, self.dir / "tables", "pra_paired", label=self.label, overwrite=True)
+        return summary, paired
 
     def pra_trace(self, run: str | Path, pair: str | None = None, kernel: int = 9):
         """PRAResult with the per-pass trace of one pair (Figure 6); default: the first 40-50 % pair."""
@@ -473,6 +813,29 @@ class Study:
             out[{"input": "masked input", "gt": "ground truth"}.get(m, m)] = [
                 np.asarray(Image.open(p).convert("RGB"), dtype=np.float32) / 255 for p in paths]
         return out
+
+    def sample_figure(self, methods: Sequence[str], name: str, title: str, pairs: Sequence[str] | None = None,
+                      scores: pd.DataFrame | None = None):
+        """A sample grid saved as figures/<name>.png: input, each method, ground truth; each column titled with
+        its bucket and pair, each composite with its PSNR (from per-pair ``scores``, the first seed)."""
+        from .report import sample_grid
+
+        if pairs is None:
+            pairs = _spread(self.pair_ids(), self.profile.samples_per_method)
+        table = pd.read_csv(self.pairs_path()).assign(pair=lambda t: t["pair"].astype(str)).set_index("pair")
+        titles = [f"{table.loc[str(p), 'bucket']} % hole" if "bucket" in table.columns else str(p) for p in pairs]
+        text = {}
+        if scores is not None and len(scores):
+            sc = scores.assign(pair_id=scores["pair_id"].astype(str))
+            sc = sc[sc["seed"] == sc["seed"].min()] if "seed" in sc.columns else sc
+            lookup = sc.groupby(["method", "pair_id"])["psnr"].mean()
+            for m in methods:
+                text[m] = [f"{lookup[(m, str(p))]:.1f} dB" if (m, str(p)) in lookup.index else "" for p in pairs]
+        rows = self.sample_rows(methods, pairs)
+        text = {k: v for k, v in text.items() if k in rows}
+        return sample_grid(rows, out_path=self.dir / "figures" / f"{name}.png", overwrite=True,
+                           column_titles=titles, cell_text=text,
+                           title=f"{title} — profile {self.profile.name}, PSNR of each composite")
 
     # ---------------------------------------------------------------- quickstart and look-ups
     def run_of(self, table: str, method: str, seed: int | None = None) -> Path:
@@ -546,6 +909,39 @@ def _finished(run: Path, iterations: int) -> bool:
         return False
     s = json.loads(path.read_text())
     return s.get("iteration", 0) >= iterations and not s.get("stopped_early", False)
+
+
+def prune_checkpoints(run: Path) -> list[Path]:
+    """Keep only a finished run's final checkpoint (evaluation, figures and PRA use that one); returns what
+    was removed. ``best.pt`` goes too: its iteration and PSNR stay in ``checkpoints/best.json``."""
+    from .checkpoint import list_checkpoints
+
+    ckpts = list_checkpoints(run)
+    removed = [*ckpts[:-1], *[p for p in [run / "checkpoints" / "best.pt"] if p.exists() and ckpts]]
+    for path in removed:
+        path.unlink(missing_ok=True)
+    return removed
+
+
+def run_status(run: Path) -> dict[str, Any]:
+    """status (finished / partial / not started), iteration, final and best validation PSNR of a run folder."""
+    from .checkpoint import list_checkpoints
+
+    ckpts = list_checkpoints(run)
+    out: dict[str, Any] = {"status": "not started", "iteration": 0, "iterations": None, "final_psnr": None,
+                           "best_psnr": None, "minutes": None, "checkpoint": ckpts[-1].name if ckpts else None}
+    path = run / "summary.json"
+    if path.exists():
+        s = json.loads(path.read_text())
+        done = s.get("iteration", 0) >= s.get("iterations", math.inf) and not s.get("stopped_early")
+        psnr = (s.get("val") or {}).get("psnr")
+        out.update(status="finished" if done else "partial", iteration=s.get("iteration"),
+                   iterations=s.get("iterations"), final_psnr=None if psnr is None else round(float(psnr), 3),
+                   best_psnr=None if s.get("best_psnr") is None else round(float(s["best_psnr"]), 3),
+                   minutes=round(float(s.get("seconds") or 0) / 60, 2))
+    elif ckpts:
+        out["status"] = "partial"
+    return out
 
 
 def _final_checkpoint(run: Path) -> Path:
@@ -656,20 +1052,124 @@ def notebook_dir() -> Path:
     return REPO / "notebooks"
 
 
+class _RunTicker:
+    """Shows, on the terminal, what the notebook being executed is doing: run i of n, its method and seed,
+    the iteration it has reached (from the run's metrics log) and ETAs, read from the progress events the
+    kernel appends (``PROGRESS_ENV``). The notebooks' own outputs stay free of progress bars."""
+
+    def __init__(self, path: Path, bar, interval: float = 2.0):
+        import threading
+
+        self.path, self.bar, self.interval = path, bar, interval
+        self.notebook = ""
+        self.offset = 0
+        self.current: dict[str, Any] | None = None
+        self.durations: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.poll()
+            except Exception:  # never let the display kill the study
+                pass
+
+    def poll(self) -> str:
+        if self.path.exists():
+            with open(self.path) as f:
+                f.seek(self.offset)
+                lines = f.read().splitlines()
+                self.offset = f.tell()
+            for line in lines:
+                try:
+                    ev = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if ev.get("event") == "run":
+                    self.current = ev
+                elif ev.get("event") == "run_done":
+                    if not ev.get("reused"):
+                        self.durations.append(float(ev.get("seconds", 0)))
+                    self.current = None if self.current and self.current.get("i") == ev.get("i") else self.current
+        text = self.notebook + (" · " + self.describe() if self.current else "")
+        self.bar.set_postfix_str(text, refresh=True)
+        return text
+
+    def describe(self) -> str:
+        ev = self.current or {}
+        parts = [f"run {ev.get('i')}/{ev.get('n')} {ev.get('method')} seed {ev.get('seed')}"]
+        if ev.get("reused"):
+            return parts[0] + " (reused)"
+        it = _last_iteration(Path(str(ev.get("run", ""))))
+        total = ev.get("iterations") or 0
+        elapsed = time.time() - float(ev.get("t", time.time()))
+        if it and total:
+            parts.append(f"it {it}/{total}")
+            parts.append(f"ETA run {_clock(elapsed / it * (total - it))}")
+        left = int(ev.get("n", 0)) - int(ev.get("i", 0))
+        if left > 0 and self.durations:
+            parts.append(f"table ≈ {_clock(left * float(np.mean(self.durations)))} more")
+        return " · ".join(parts)
+
+
+def _last_iteration(run: Path) -> int:
+    path = run / "metrics.jsonl"
+    if not path.exists():
+        return 0
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        f.seek(max(0, f.tell() - 4096))
+        tail = f.read().decode(errors="ignore").strip().splitlines()
+    for line in reversed(tail):
+        try:
+            return int(json.loads(line).get("iteration", 0))
+        except (json.JSONDecodeError, ValueError, AttributeError):
+            continue
+    return 0
+
+
+def _clock(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else \
+        f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def study_timings(profile: str, results_dir: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Every recorded study run's timings (``<profile>/timings.jsonl``, appended by each ``isnet study``)."""
+    path = results_root(results_dir) / profile / "timings.jsonl"
+    if not path.exists():
+        return pd.DataFrame(columns=["started", "notebook", "status", "seconds"])
+    return pd.DataFrame([json.loads(line) for line in path.read_text().splitlines() if line.strip()])
+
+
 def run_study(profile: str, only: Sequence[str] | None = None, resume: bool = False,
-              results_dir: str | os.PathLike = "results", kernel_name: str | None = None,
-              device: str | None = None, notebooks: str | os.PathLike | None = None) -> list[dict[str, Any]]:
-    """Execute the notebooks with papermill into results/<profile>/notebooks/; returns one record each.
+              results_dir: str | os.PathLike | None = None, kernel_name: str | None = None,
+              device: str | None = None, notebooks: str | os.PathLike | None = None,
+              keep_checkpoints: bool = False) -> list[dict[str, Any]]:
+    """Execute the notebooks with papermill into <results>/<profile>/notebooks/; returns one record each.
 
     ``resume`` skips notebooks whose executed copy finished (runs are reused by config hash anyway).
-    A failing notebook keeps its partly executed copy, and the error says which cell failed.
+    A failing notebook keeps its partly executed copy, and the error says which cell failed. The terminal
+    shows the notebook and, inside it, run i of n with iteration and ETA. Every notebook's time is appended
+    to ``<profile>/timings.jsonl`` (one line per notebook per study run, never overwritten);
+    ``notebooks/finished.json`` says which notebooks finished, for ``resume``.
     """
     import papermill as pm
-    from tqdm.auto import tqdm
+    from tqdm.std import tqdm
 
     prof = get_profile(profile)
     names = list(NOTEBOOKS) if not only else [_notebook_name(n) for n in only]
-    study = Study(prof, results_dir=results_dir)
+    root = results_root(results_dir)
+    study = Study(prof, results_dir=root, progress=False)
     out_dir = study.dir / "notebooks"
     out_dir.mkdir(parents=True, exist_ok=True)
     study.ensure_weights()
@@ -677,38 +1177,84 @@ def run_study(profile: str, only: Sequence[str] | None = None, resume: bool = Fa
     study.write_env()
     done_marker = out_dir / "finished.json"
     finished = json.loads(done_marker.read_text()) if (resume and done_marker.exists()) else {}
+    timings = study.dir / "timings.jsonl"
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    runs_before = {p.parent.name for p in (study.dir / "runs").glob("*/summary.json")}
+    progress_file = out_dir / ".progress.jsonl"
+    progress_file.unlink(missing_ok=True)
+    env_before = {k: os.environ.get(k) for k in (PROGRESS_ENV, RESULTS_ENV)}
+    os.environ[PROGRESS_ENV] = str(progress_file)
+    os.environ[RESULTS_ENV] = str(root)
     records = []
     t0 = time.time()
-    with tqdm(total=len(names), desc=f"study {prof.name}", unit="notebook") as bar:
-        for name in names:
-            src = Path(notebooks or notebook_dir()) / f"{name}.ipynb"
-            dst = out_dir / f"{name}.ipynb"
-            if resume and name in finished and dst.exists():
-                records.append({"notebook": name, "status": "skipped (finished)", "seconds": 0.0})
+    try:
+        with tqdm(total=len(names), desc=f"study {prof.name}", unit="notebook", dynamic_ncols=True) as bar, \
+                _RunTicker(progress_file, bar) as ticker:
+            for n_done, name in enumerate(names):
+                src = Path(notebooks or notebook_dir()) / f"{name}.ipynb"
+                dst = out_dir / f"{name}.ipynb"
+                if resume and name in finished and dst.exists():
+                    records.append({"notebook": name, "status": "skipped (finished)", "seconds": 0.0})
+                    bar.update()
+                    continue
+                ticker.notebook = name
+                bar.set_postfix_str(name)
+                start = time.time()
+                params = {"profile": prof.name, "results_dir": str(root)}
+                if device:
+                    params["device"] = device
+                if keep_checkpoints:
+                    params["keep_checkpoints"] = True
+                status = "ran"
+                try:
+                    pm.execute_notebook(str(src), str(dst), parameters=params, kernel_name=kernel_name,
+                                        cwd=str(project_root()), progress_bar=False, log_output=False,
+                                        extra_arguments=["--log-level=ERROR"])
+                except pm.PapermillExecutionError as e:
+                    status = "failed"
+                    raise NotebookFailed(f"notebook {name} failed in cell [{e.exec_count}] of the executed copy "
+                                         f"({e.ename}: {e.evalue}); the partly executed copy is {dst}. Fix it, "
+                                         "then rerun with --resume") from None
+                finally:
+                    seconds = time.time() - start
+                    _append_jsonl(timings, {"started": started, "notebook": name, "status": status,
+                                            "seconds": round(seconds, 1), "profile": prof.name,
+                                            "host": platform.node(), "cpus": os.cpu_count(),
+                                            "device": device or "auto", "git_commit": git_commit()})
+                finished[name] = {"seconds": round(seconds, 1),
+                                  "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+                atomic_write_text(done_marker, json.dumps(finished, indent=1))
+                records.append({"notebook": name, "status": "ran", "seconds": seconds})
                 bar.update()
-                continue
-            bar.set_postfix_str(name)
-            start = time.time()
-            params = {"profile": prof.name, "results_dir": str(Path(results_dir).resolve())}
-            if device:
-                params["device"] = device
-            try:
-                pm.execute_notebook(str(src), str(dst), parameters=params, kernel_name=kernel_name,
-                                    cwd=str(REPO), progress_bar=False, log_output=False)
-            except pm.PapermillExecutionError as e:
-                raise NotebookFailed(f"notebook {name} failed in cell [{e.exec_count}] of the executed copy "
-                                     f"({e.ename}: {e.evalue}); "
-                                   f"the partly executed copy is {dst}. Fix it, then rerun with --resume") from None
-            seconds = time.time() - start
-            finished[name] = {"seconds": round(seconds, 1), "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-            atomic_write_text(done_marker, json.dumps(finished, indent=1))
-            records.append({"notebook": name, "status": "ran", "seconds": seconds})
-            bar.update()
+    finally:
+        for k, v in env_before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     total = time.time() - t0
+    trained = len({p.parent.name for p in (study.dir / "runs").glob("*/summary.json")} - runs_before)
+    _append_jsonl(timings, {"started": started, "notebook": "(study)", "status": "finished",
+                            "seconds": round(total, 1), "profile": prof.name, "host": platform.node(),
+                            "cpus": os.cpu_count(), "device": device or "auto", "git_commit": git_commit(),
+                            "notebooks_run": sum(r["status"] == "ran" for r in records),
+                            "runs_trained": trained, "runs_reused": len(runs_before),
+                            "disk_mb": round(_disk_mb(study.dir), 1)})
     from .report import to_markdown
     print(to_markdown(pd.DataFrame(records)))
-    print(f"\nstudy {prof.name}: {total / 60:.1f} min; results in {study.dir}")
+    print(f"\nstudy {prof.name}: {total / 60:.1f} min ({trained} runs trained, {len(runs_before)} reused); "
+          f"results in {study.dir}; every study run's timings: {timings}")
     return records
+
+
+def _append_jsonl(path: Path, record: Mapping[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        f.write(json.dumps(record, default=str) + "\n")
+
+
+def _disk_mb(folder: Path) -> float:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2 ** 20
 
 
 class NotebookFailed(RuntimeError):
@@ -724,7 +1270,9 @@ def _notebook_name(name: str) -> str:
 
 def _cmd_study(args: argparse.Namespace) -> int:
     try:
-        run_study(args.profile, only=args.only, resume=args.resume, results_dir=args.results, device=args.device)
+        results = None if args.results is None else Path(args.results).resolve()  # a flag is relative to where you are
+        run_study(args.profile, only=args.only, resume=args.resume, results_dir=results, device=args.device,
+                  keep_checkpoints=args.keep_checkpoints)
     except NotebookFailed as e:
         print(f"isnet study: {e}", file=sys.stderr)
         return 1
@@ -738,6 +1286,9 @@ def add_cli(sub) -> None:
     p.add_argument("--profile", default="smoke", choices=sorted(PROFILES))
     p.add_argument("--only", nargs="+", default=None, help="notebook names (e.g. 03_architecture or architecture)")
     p.add_argument("--resume", action="store_true", help="skip finished notebooks; runs are always reused")
-    p.add_argument("--results", default="results", help="results root (default: results/)")
+    p.add_argument("--results", default=None,
+                   help=f"results root (default: ${RESULTS_ENV}, else results/ in the project root)")
+    p.add_argument("--keep-checkpoints", action="store_true",
+                   help="keep every rolling checkpoint and best.pt of finished runs (default: the final one only)")
     p.add_argument("--device", default=None, help="cpu | cuda (default: auto)")
     p.set_defaults(func=_cmd_study)

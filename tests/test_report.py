@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -253,3 +254,120 @@ def test_bucket_metric_plot_renders(tmp_path):
     assert "paper telea" not in labels
     with pytest.raises(ValueError, match="per-bucket"):
         R.bucket_metric_plot(ours, P.table7())
+
+
+# ----------------------------------------------------------------------------------------- issue 9 item 5
+def test_seed_pair_bootstrap_widens_with_seed_spread_and_reduces_to_pairs_for_one_seed():
+    rng = np.random.default_rng(0)
+    pair_effect = rng.normal(0, 1, 50)
+    one = pair_effect[None] + 1.0
+    lo1, hi1 = R.seed_pair_bootstrap(one, n_boot=1000)
+    boot = R._bootstrap(one[0], np.zeros(50), 1000, 0)
+    assert abs(lo1 - boot["ci95_low"]) < 0.1 and abs(hi1 - boot["ci95_high"]) < 0.1
+    spread = pair_effect[None] + np.array([[-1.0], [1.0], [3.0]])  # same mean (+1), seeds far apart
+    lo3, hi3 = R.seed_pair_bootstrap(spread, n_boot=1000)
+    assert hi3 - lo3 > 2 * (hi1 - lo1) and lo3 < 0 < hi3
+    with pytest.raises(ValueError, match="seeds × pairs"):
+        R.seed_pair_bootstrap(np.zeros(5))
+
+
+def test_seed_disagreement_downgrades_contradicts_too():
+    # b beats a by a lot on seeds 0 and 1, a wins on seed 2: pooled "contradicts", but seeds disagree
+    df = pairs({"a": {0: -3.0, 1: -3.0, 2: 0.5}, "b": {0: 0.0, 1: 0.0, 2: 0.0}}, noise=0.01)
+    res = R.compare(df, P.Comparison("a", "b"), n_boot=500)
+    assert res["ci95_high"] < 0, "pairs-only, seeds averaged, it would contradict"
+    assert res["status"] == "inconclusive" and "seeds disagree" in res["why"]
+    agree = pairs({"a": {0: -3.0, 1: -2.5, 2: -2.8}, "b": {0: 0.0, 1: 0.0, 2: 0.0}}, noise=0.01)
+    assert R.compare(agree, P.Comparison("a", "b"), n_boot=500)["status"] == "contradicts"
+
+
+def test_sanity_gates_stop_verdicts_on_models_that_did_not_learn():
+    t7 = pairs({"isnet-base": 0.0, "isnet-base-ff": 0.5, "isnet": 1.0, "mean-fill": -2.0})
+    t7["output_spread"] = np.where(t7["method"] == "mean-fill", np.nan, 0.1)
+    out = R.claim_verdicts({"table7": t7}, claims=[P.claim("T7-ordering")], n_boot=300)
+    assert out["verdict"].tolist() == ["reproduced"]
+    flat = t7.copy()
+    flat.loc[flat.method == "isnet", "output_spread"] = 0.0001  # a constant fill
+    out = R.claim_verdicts({"table7": flat}, claims=[P.claim("T7-ordering")], n_boot=300)
+    assert out["verdict"].tolist() == [R.NOT_TESTED] and "isnet ignores its input" in out["evidence"][0]
+    floor = pairs({"isnet-base": 0.0, "isnet-base-ff": 0.5, "isnet": 1.0, "mean-fill": 0.8})
+    out = R.claim_verdicts({"table7": floor}, claims=[P.claim("T7-ordering")], n_boot=300)
+    assert out["verdict"].tolist() == [R.NOT_TESTED]
+    assert "isnet-base does not beat a mean-colour fill" in out["evidence"][0]
+    assert "isnet does not beat" not in out["evidence"][0]
+
+
+def test_pra_is_judged_only_where_it_runs_more_than_one_pass():
+    t5 = pairs({"isnet-eq5": 0.0, "isnet-eq5-pra": 0.0}, noise=0.001)
+    t5["passes"] = np.where((t5["method"] == "isnet-eq5-pra") & (t5["bucket"] == "40-50"), 3, 1)
+    out = R.claim_verdicts({"table5": t5}, claims=[P.claim("T5-pra-small"), P.claim("T5-pra-large")], n_boot=300)
+    v = out.set_index("claim")
+    assert v.loc["T5-pra-small", "verdict"] == R.NOT_TESTED, "one pass on small holes: true by construction"
+    assert "1.00 passes" in v.loc["T5-pra-small", "evidence"]
+    assert v.loc["T5-pra-large", "verdict"] == "reproduced"  # judged on 40-50 only, where PRA ran
+    assert "PRA 3.00 passes" in v.loc["T5-pra-large", "evidence"]
+
+
+def test_claims_a_profile_cannot_resolve_are_not_tested_at_this_scale():
+    t7 = pairs({"isnet-base": 0.0, "isnet-base-ff": 0.5, "isnet": 1.0, "unet": 2.0})
+    out = R.claim_verdicts({"table7": t7}, claims=[P.claim("T7-ordering"), P.claim("T7-vs-unet")],
+                           resolves=["T7-vs-unet"], n_boot=300).set_index("claim")
+    assert out.loc["T7-ordering", "verdict"] == R.NOT_TESTED and out.loc["T7-vs-unet", "verdict"] == "not reproduced"
+    few = pairs({"isnet-base": 0.0, "isnet-base-ff": 5.0, "isnet": 10.0}, n=2)  # 8 pairs in all
+    out = R.claim_verdicts({"table7": few}, claims=[P.claim("T7-ordering")], n_boot=300)
+    assert out["verdict"].tolist() == [R.NOT_TESTED] and "8 pairs < 10" in out["evidence"][0]
+    out = R.claim_verdicts({"table7": t7}, claims=[P.claim("T7-ordering")], min_seeds=3, n_boot=300)
+    assert out["verdict"].tolist() == [R.NOT_TESTED] and "1 seed(s) < 3" in out["evidence"][0]
+
+
+# ----------------------------------------------------------------------------------------- issue 11
+def test_mean_pm_rounds_like_a_person_and_drops_intervals_from_tiny_samples():
+    assert R.mean_pm(18.31234, 0.5234, 40) == "18.31 ± 0.52"
+    assert R.mean_pm(18.31234, 31.1612, 40) == "18 ± 31"
+    assert R.mean_pm(0.912345, 0.01234, 40, "ssim") == "0.912 ± 0.012"
+    assert R.mean_pm(18.31234, 31.1612, 2) == "18.31 (n=2)"
+    assert R.mean_pm(float("nan"), 1.0, 0) == R.NOT_RUN
+    assert R._fmt(0.1 + 0.2) == "0.3" and R._fmt(48.081212) == "48.081212" and R._fmt(-15.312345678) == "-15.31"
+
+
+def test_compact_table_folds_not_run_rows_and_pivots_buckets():
+    t7 = R.side_by_side(pairs({"isnet": 0.5, "unet": -1.0}, n=12, buckets=("10-20",)), P.table7(), label=LABEL)
+    small = R.compact_table(t7)
+    assert small["method"].tolist() == ["isnet", "unet"] and small.attrs["not_run"] == ["isnet-base", "isnet-base-ff"]
+    assert list(small.columns[:3]) == ["method", "paper PSNR", "ours PSNR"] and small["n"].tolist() == [12, 12]
+    assert all(re.fullmatch(r"\d+\.\d+ ± \d+\.\d+", c) for c in small["ours PSNR"])
+    numeric = R.side_by_side(pairs({"isnet": 0.5, "unet": -1.0}, n=12, buckets=("10-20",)), P.table7(), label=LABEL,
+                             numeric=True)
+    assert R.compact_table(numeric)["ours PSNR"].tolist() == small["ours PSNR"].tolist()
+    t5 = R.side_by_side(pairs({"isnet-eq5": 1.0, "telea": -3.0}, n=3), P.table5(), label=LABEL)
+    small5 = R.compact_table(t5)
+    assert small5["method"].tolist() == ["isnet-eq5", "telea"] and len(small5.columns) == 6
+    assert "(paper " in small5.set_index("method").loc["isnet-eq5", "10-20 % PSNR"]
+    assert "±" not in small5.set_index("method").loc["telea", "10-20 % PSNR"]  # n = 3: no interval
+    md = R.compact_markdown(t5, "Table 5")
+    assert "Not run here (paper only): ca," in md and R.NOT_TESTED in md and len(md.splitlines()) < 12
+
+
+def test_training_curves_plot_each_term_on_its_own_axis(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    rows = [dict(iteration=i, g_total=200 / i, g_l1=0.1 / i, d_total=0.5) for i in range(1, 21)]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    fig = R.training_curves(run, title="t")
+    per_term = fig.axes[2:]
+    assert [ax.get_title() for ax in per_term] == ["g_total", "g_l1", "d_total"]
+    l1 = per_term[1].lines[0].get_ydata()
+    assert np.isclose(max(l1), 0.1)  # in its own units, not flattened by g_total
+    assert all(abs(y) <= 1 + 1e-9 for line in fig.axes[0].lines for y in line.get_ydata())
+
+
+def test_sample_grid_cell_text_and_readable_size(tmp_path):
+    gt = torch.rand(2, 3, 32, 32)
+    fig = R.sample_grid({"a": gt, "b": gt}, cell_text={"b": ["21.0 dB", "22.0 dB"]}, column_titles=["x", "y"])
+    assert fig.axes[2].get_xlabel() == "21.0 dB"
+    assert R.sample_grid({"a": gt}, min_width=6).get_size_inches()[0] >= 6
+    with pytest.raises(ValueError, match="cell_text"):
+        R.sample_grid({"a": gt}, cell_text={"a": ["only one"]})
+    known = torch.ones(1, 32, 32)
+    fig = R.pra_strip([(known, gt[0])], kernel=9)
+    assert "kernel 9×9" in fig._suptitle.get_text() and fig.get_size_inches()[0] >= 8
