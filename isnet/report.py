@@ -556,11 +556,13 @@ def compact_table(table: pd.DataFrame, metrics: Sequence[str] | None = None,
             if not ran[i]:
                 continue
             paper = table[paper_column(m)].iloc[i] if paper_column(m) in table.columns else math.nan
-            cell = mean_pm(means[i], halves[i], ns[i], m, min_n)
+            cell = mean_pm(means[i], halves[i] if ns[i] >= min_n else None, None, m, min_n)
             if pd.notna(paper):
                 cell += f" (paper {paper:.{DECIMALS.get(m, 3)}f})"
             cells.setdefault(str(method), {})[f"{bucket} % {display(m)}"] = cell
-            cells[str(method)]["n per bucket"] = ns[i]
+        for i, method in enumerate(table["method"]):
+            if ran[i]:
+                cells[str(method)]["n per bucket"] = max(cells[str(method)].get("n per bucket", 0), ns[i])
         out = (pd.DataFrame.from_dict(cells, orient="index").rename_axis("method").reset_index() if cells
                else pd.DataFrame(columns=["method"]))
         not_run = [x for x in not_run if x not in set(out["method"])]
@@ -570,7 +572,8 @@ def compact_table(table: pd.DataFrame, metrics: Sequence[str] | None = None,
             means, halves, ns = (np.array(v, dtype=object)[ran] for v in nums[m])
             if paper_column(m) in table.columns:
                 out[f"paper {display(m)}"] = table.loc[ran, paper_column(m)].to_numpy()
-            out[f"ours {display(m)}"] = [mean_pm(a, b, c, m, min_n) for a, b, c in zip(means, halves, ns)]
+            out[f"ours {display(m)}"] = [mean_pm(a, b if c >= min_n else None, None, m, min_n)
+                                         for a, b, c in zip(means, halves, ns)]
         out["n"] = np.array(nums[metrics[0]][2], dtype=object)[ran]
         for extra in ("ours parameters (exact count)", "trained width", "ours passes", "ours ms_per_pass"):
             if extra in table.columns:

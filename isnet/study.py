@@ -488,7 +488,7 @@ class Study:
             paper = paper[paper.method == "isnet"]
         metrics = ["psnr", "mae"] if name == "table2" else ["psnr", "ssim", "mae"]
         table = side_by_side(pairs, paper, keys=list(by), metrics=metrics, label=self.label)
-        if name in ("table7", "table8"):
+        if name in ("table7", "table8", "table7-clean"):
             table = self.with_trained_parameters(table, rows)
         table.attrs["paper_table"] = TABLES[name]
         write_table(table, self.dir / "tables", name, label=self.label, overwrite=True)
@@ -691,7 +691,7 @@ class Study:
                         _, passes[m][j] = fn(image, known)
                         sync(dev)
                         times[m][j].append(1000 * (time.perf_counter() - t))
-        rows = []
+        rows, per_pair = [], []
         for m in methods:
             per_image = np.array([np.median(t) for t in times[m]])
             mean_passes = float(np.mean(passes[m]))
@@ -699,8 +699,11 @@ class Study:
                          "ms_per_pass": float(per_image.mean() / mean_passes), "n": len(items),
                          "repeats": repeats, "warmup": p.latency_warmup,
                          "kernel": kernel if m.endswith("pra") else None, "device": _device_name(dev)})
+            per_pair += [{"method": m, "pair_id": int(i), "latency_ms": float(t), "passes": n_pass}
+                         for i, t, n_pass in zip(idx, per_image, passes[m])]
         df = pd.DataFrame(rows)
         df["ratio_to_one_shot"] = df.latency_ms / df.latency_ms.iloc[0]
+        df.attrs["per_pair"] = pd.DataFrame(per_pair)
         return df
 
     def table3(self, run: str | Path) -> pd.DataFrame:
@@ -708,7 +711,8 @@ class Study:
         from .report import side_by_side, write_table
 
         latency = self.latency(run)
-        table = side_by_side(latency, P.table3(), keys=["method"], metrics=["latency_ms"], label=self.label)
+        table = side_by_side(latency.attrs["per_pair"], P.table3(), keys=["method"], metrics=["latency_ms"],
+                             label=self.label)  # mean ± CI over the timed images
         extra = latency.set_index("method")[["passes", "ms_per_pass", "ratio_to_one_shot", "repeats", "warmup",
                                              "device"]]
         table = table.merge(extra.add_prefix("ours "), left_on="method", right_index=True, how="left")
@@ -1232,6 +1236,7 @@ def run_study(profile: str, only: Sequence[str] | None = None, resume: bool = Fa
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+        progress_file.unlink(missing_ok=True)
     total = time.time() - t0
     trained = len({p.parent.name for p in (study.dir / "runs").glob("*/summary.json")} - runs_before)
     _append_jsonl(timings, {"started": started, "notebook": "(study)", "status": "finished",
