@@ -460,6 +460,9 @@ class Comparison:
 class Claim:
     """A claim of the paper the study checks: what it says, which table it rests on, and how we test it.
 
+    Whether a profile can test it at all (its seeds and pairs, the sanity gates) is decided by
+    ``isnet.report.claim_verdicts`` and the profile's ``resolves`` list; the rest is "not tested at this scale".
+
     ``results`` names the entry of the results dict (isnet.report.claim_verdicts) holding the per-pair rows,
     whose ``method`` values are the ids in ``comparisons``.
     """
@@ -496,11 +499,13 @@ CLAIMS: list[Claim] = [
           (Comparison("isnet-eq5", "isnet-eq4"),)),
     Claim("T5-pra-small",
           "PRA leaves 10–20 % holes unchanged (Table 5: identical numbers).", 5, "table5",
-          "PSNR difference PRA − one-shot on 10–20 % pairs within ±0.01 dB.",
+          "PSNR difference PRA − one-shot on 10–20 % pairs within ±0.01 dB, judged only if PRA ran more than one "
+          "pass on average there (with one pass it is the one-shot model by construction: not tested).",
           (Comparison("isnet-eq5-pra", "isnet-eq5", kind="equal", bucket="10-20", margin=0.01),)),
     Claim("T5-pra-large",
           "On larger holes PRA changes the scores only slightly (Table 5: −0.02 to −0.09 dB).", 5, "table5",
-          "PSNR difference PRA − one-shot within ±0.2 dB in each of the 20–30, 30–40 and 40–50 % buckets.",
+          "PSNR difference PRA − one-shot within ±0.2 dB in each of the 20–30, 30–40 and 40–50 % buckets where PRA "
+          "ran more than one pass on average.",
           tuple(Comparison("isnet-eq5-pra", "isnet-eq5", kind="equal", bucket=b, margin=0.2)
                 for b in ("20-30", "30-40", "40-50"))),
     Claim("T5-vs-classical",
