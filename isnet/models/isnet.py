@@ -36,6 +36,7 @@ class ISNetConfig:
     head: str = "ff"                # "ff" | "conv1x1" (authors' base: plain 1×1 conv) | "sn-conv3x3" (our no-FF)
     ff_last_sn: bool = True         # spectral norm on FF's last 3×3 conv (authors' "+FF" has none)
     keep_unused_low: bool = False   # build (and run) the last phase's low output even without FF (authors' base)
+    init_gain: float = 0.001        # conv weights ~ N(0, gain) at construction; see layers.normal_init_
 
     def __post_init__(self):
         assert 1 <= self.blocks <= 8, f"blocks must be in 1..8 (the paper uses 1..4), got {self.blocks}"
@@ -45,6 +46,7 @@ class ISNetConfig:
         assert self.activation in ("tanh", "leaky"), f"activation must be 'tanh' or 'leaky', got {self.activation!r}"
         assert self.head in ("ff", "conv1x1", "sn-conv3x3"), f"unknown head {self.head!r}"
         assert (self.head == "ff") == self.final_fusion, "head='ff' exactly when final_fusion=True"
+        assert self.init_gain > 0, f"init_gain must be positive, got {self.init_gain}"
 
 
 class Stem(nn.Module):
@@ -157,7 +159,7 @@ class ISNet(nn.Module):
         else:
             self.head = conv(b, 3, 3, padding=1, bias=True)
         if init:
-            normal_init_(self, 0.001)
+            normal_init_(self, cfg.init_gain)
             prime_spectral_norm(self)
 
     # ------------------------------------------------------------------ forward

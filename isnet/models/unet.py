@@ -27,7 +27,7 @@ def _dec(cin: int, cout: int) -> list[nn.Module]:
 
 
 class UNetLike(nn.Module):
-    def __init__(self, width: float = 1.0, blocks: int = 4, init: bool = True):
+    def __init__(self, width: float = 1.0, blocks: int = 4, init: bool = True, init_gain: float = 0.001):
         super().__init__()
         c = [max(1, round(n * width)) for n in (64, 128, 256, 512)]
         self.encoder = nn.Sequential(
@@ -40,7 +40,7 @@ class UNetLike(nn.Module):
             nn.ReflectionPad2d(3), nn.Conv2d(c[0], 3, 7))
         self.validate_inputs = True
         if init:
-            normal_init_(self, 0.001)  # upstream BaseNetwork.init_weights default (EdgeConnect used 0.02)
+            normal_init_(self, init_gain)  # upstream BaseNetwork.init_weights default 0.001 (EdgeConnect: 0.02)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.validate_inputs:

@@ -1,0 +1,184 @@
+"""Learning curve: a profile's ISNet and UNet-like scored against Telea / NS / biharmonic as they train.
+
+``isnet bench learn --profile laptop`` trains each model (the profile's own configuration, so the study
+reuses the runs when the iteration counts agree) and, every ``--every`` iterations, scores the
+checkpoint on the profile's fixed evaluation pairs, the same pairs the classical methods are scored
+on. Per hole-ratio bucket it records the mean composite PSNR and the paired difference to each
+classical method with a bootstrap 95 % CI over pairs; the first iteration at which that CI lies above
+0 is where a model "beats" the method. This curve sets each profile's budget (DESIGN: depth before
+breadth).
+
+Resumable: the runs resume from their checkpoints, and points already in the curve file are not
+recomputed. Writes ``results/<profile>/tables/learning_curve.csv`` and
+``results/<profile>/figures/learning_curve.png``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+MODELS = {  # model name → row overrides on the profile's base config (isnet: the profile's B)
+    "isnet": lambda blocks: {"model.generator": "isnet", "model.blocks": blocks},
+    "unet": lambda blocks: {"model.generator": "unet"},
+}
+BASELINES = ("telea", "ns", "biharmonic")
+ALL = "all"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from ..study import PROFILES
+
+    p.add_argument("--profile", default="laptop", choices=sorted(PROFILES))
+    p.add_argument("--models", nargs="+", default=list(MODELS), choices=sorted(MODELS))
+    p.add_argument("--seeds", nargs="+", type=int, default=None, help="default: the profile's first seed")
+    p.add_argument("--iterations", type=int, default=None, help="default: the profile's training length")
+    p.add_argument("--every", type=int, default=None, help="score every N iterations (default: 10 points)")
+    p.add_argument("--results-dir", default=None, help="default: the project's results/ folder")
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides for every run")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..study import Study
+
+    study = Study(args.profile, **({"results_dir": args.results_dir} if args.results_dir else {}),
+                  progress=not args.no_progress)
+    study.ensure_weights()
+    study.ensure_data()
+    curve = LearningCurve(study, overrides=args.overrides)
+    iterations = args.iterations or study.profile.base.train.iterations
+    every = args.every or max(1, iterations // 10)
+    seeds = args.seeds if args.seeds is not None else [study.profile.seeds[0]]
+    for model in args.models:
+        for seed in seeds:
+            curve.trace(model, seed, iterations, every)
+    print(curve.first_wins().to_string(index=False))
+    print(f"curve: {curve.csv_path}\nfigure: {curve.figure()}")
+    return 0
+
+
+class LearningCurve:
+    """The curve of one profile: points (model, seed, iteration, bucket) in a CSV, a figure from it."""
+
+    def __init__(self, study, overrides: list[str] | tuple[str, ...] = ()):
+        self.study = study
+        self.overrides = list(overrides)
+        self.csv_path = study.dir / "tables" / "learning_curve.csv"
+        self.points = pd.read_csv(self.csv_path) if self.csv_path.exists() else pd.DataFrame()
+        self.pairs = study.pairs_path()
+        self.baselines = {m: study.evaluate_classical(m) for m in BASELINES}
+
+    def config(self, model: str, seed: int, iterations: int):
+        row = MODELS[model](self.study.profile.blocks)
+        base = self.study.profile.base.with_overrides(self.overrides).with_overrides(
+            {**row, "train.seed": seed, "train.iterations": iterations, "out.dir": ""}).resolve()
+        return base.with_overrides({"out.dir": str(self.study.dir / "runs" / base.config_hash())})
+
+    def _done(self, model: str, seed: int, iteration: int, config_hash: str) -> bool:
+        p = self.points
+        return bool(len(p)) and bool(((p.model == model) & (p.seed == seed) & (p.iteration == iteration)
+                                      & (p.config_hash == config_hash)).any())
+
+    def trace(self, model: str, seed: int, iterations: int, every: int) -> None:
+        """Train ``model`` to ``iterations`` in chunks of ``every``, scoring each checkpoint."""
+        from ..checkpoint import list_checkpoints
+        from ..evaluate import evaluate
+        from ..io import atomic_write_text
+        from ..train import train
+
+        cfg = self.config(model, seed, iterations)
+        run = Path(cfg.out.dir)
+        wall_file = run / "wall_seconds.json"  # training seconds up to each scored iteration (survives resumes)
+        wall = json.loads(wall_file.read_text()) if wall_file.exists() else {}
+        for k in range(every, iterations + 1, every):
+            if self._done(model, seed, k, cfg.config_hash()):
+                continue
+            ckpt = run / "checkpoints" / f"iter_{k:08d}.pt"
+            if not ckpt.exists():
+                resume = bool(list_checkpoints(run))
+                summary = train(cfg, resume=resume, stop_after=k, progress=self.study.progress)
+                previous = max((v for i, v in wall.items() if int(i) < k), default=0.0)
+                wall[str(k)] = previous + summary.seconds
+                atomic_write_text(wall_file, json.dumps(wall))
+                if not ckpt.exists():
+                    raise FileNotFoundError(f"training {run} to iteration {k} left no {ckpt.name}")
+            scores = evaluate(str(ckpt), self.pairs, progress=False, device=self.study.device or "auto")
+            self._add(model, seed, k, wall.get(str(k), float("nan")), cfg.config_hash(), scores)
+
+    def _add(self, model: str, seed: int, iteration: int, wall: float, config_hash: str,
+             scores: pd.DataFrame) -> None:
+        from ..io import atomic_write_text
+        from ..metrics import paired_bootstrap
+
+        rows = []
+        for bucket in [*sorted(scores.bucket.unique()), ALL]:
+            ours = scores if bucket == ALL else scores[scores.bucket == bucket]
+            row = {"model": model, "seed": seed, "iteration": iteration, "wall_min": wall / 60,
+                   "config_hash": config_hash, "bucket": bucket, "n": len(ours), "psnr": ours.psnr.mean(),
+                   "psnr_hole": ours.psnr_hole.mean()}
+            for name, base in self.baselines.items():
+                b = base.set_index("pair").loc[ours.pair]
+                res = paired_bootstrap(ours.psnr.to_numpy(), b.psnr.to_numpy())
+                row[f"{name}_psnr"] = float(b.psnr.mean())
+                row[f"vs_{name}"] = res["mean_diff"]
+                row[f"vs_{name}_low"], row[f"vs_{name}_high"] = res["ci95_low"], res["ci95_high"]
+            rows.append(row)
+        self.points = pd.concat([self.points, pd.DataFrame(rows)], ignore_index=True)
+        atomic_write_text(self.csv_path, self.points.to_csv(index=False))
+        best = rows[-1]
+        print(f"{model} seed {seed} it {iteration}: PSNR {best['psnr']:.2f} dB, vs Telea "
+              f"{best['vs_telea']:+.2f} [{best['vs_telea_low']:+.2f}, {best['vs_telea_high']:+.2f}]", flush=True)
+
+    def first_wins(self, baseline: str = "telea") -> pd.DataFrame:
+        """Per model, seed and bucket: the first iteration whose paired CI against ``baseline`` is above 0."""
+        p = self.points
+        out = []
+        for (model, seed, bucket), g in p.groupby(["model", "seed", "bucket"]):
+            g = g.sort_values("iteration")
+            wins = g[g[f"vs_{baseline}_low"] > 0]
+            last = g.iloc[-1]
+            out.append({"model": model, "seed": seed, "bucket": bucket,
+                        f"first_beats_{baseline}": int(wins.iteration.iloc[0]) if len(wins) else None,
+                        "last_iteration": int(last.iteration), "last_psnr": round(last.psnr, 2),
+                        f"last_vs_{baseline}": f"{last[f'vs_{baseline}']:+.2f} "
+                                               f"[{last[f'vs_{baseline}_low']:+.2f}, {last[f'vs_{baseline}_high']:+.2f}]"})
+        return pd.DataFrame(out)
+
+    def figure(self) -> Path:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        p = self.points
+        buckets = [b for b in sorted(p.bucket.unique()) if b != ALL] + [ALL]
+        fig, axes = plt.subplots(2, len(buckets), figsize=(3.4 * len(buckets), 6.4), squeeze=False)
+        styles = {"telea": ":", "ns": "--", "biharmonic": "-."}
+        for j, bucket in enumerate(buckets):
+            q = p[p.bucket == bucket]
+            for i, x in enumerate(("iteration", "wall_min")):
+                ax = axes[i, j]
+                for (model, seed), g in q.groupby(["model", "seed"]):
+                    g = g.sort_values("iteration")
+                    ax.plot(g[x], g.psnr, marker="o", ms=3, label=f"{model} s{seed}")
+                for name, ls in styles.items():
+                    if f"{name}_psnr" in q and len(q):
+                        ax.axhline(q[f"{name}_psnr"].iloc[0], color="grey", ls=ls, lw=1, label=name)
+                ax.set_xlabel("iteration" if x == "iteration" else "training wall time (min)")
+                ax.set_ylabel("composite PSNR (dB)")
+                ax.grid(alpha=0.3)
+                if i == 0:
+                    ax.set_title(f"holes {bucket}" if bucket != ALL else "all pairs")
+        axes[0, 0].legend(fontsize=7)
+        fig.suptitle(f"Learning curve, profile {self.study.profile.name} "
+                     f"({self.study.profile.data_label}); classical methods on the same pairs")
+        fig.tight_layout()
+        out = self.study.dir / "figures" / "learning_curve.png"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out, dpi=110)
+        plt.close(fig)
+        return out
