@@ -149,6 +149,7 @@ def test_executed_notebooks_show_every_figure_inline_and_no_progress_noise(smoke
                 n_figures += len(pngs)
             for o in cell.outputs:
                 text = o.get("text", "") + str(o.get("data", {}).get("text/plain", ""))
+                assert o.get("name") != "stderr", f"{name} cell {i} writes to stderr (a warning?): {text[:300]}"
                 assert not (text.startswith("<Figure size") and "image/png" not in o.get("data", {})), \
                     f"{name} cell {i}: a figure printed as text"
                 noise = [n for n in NOISE if n in text]
