@@ -577,7 +577,7 @@ def compact_table(table: pd.DataFrame, metrics: Sequence[str] | None = None,
         out["n"] = np.array(nums[metrics[0]][2], dtype=object)[ran]
         for extra in ("ours parameters (exact count)", "trained width", "ours passes", "ours ms_per_pass"):
             if extra in table.columns:
-                out[extra.removeprefix("ours ")] = table.loc[ran, extra].to_numpy()
+                out[extra.removeprefix("ours ").replace("_", " ")] = table.loc[ran, extra].to_numpy()
     out.attrs.update(table.attrs)
     out.attrs["not_run"] = not_run
     out.attrs["min_n"] = min_n
@@ -589,6 +589,9 @@ def compact_markdown(table: pd.DataFrame, title: str | None = None, metrics: Seq
     """Markdown of :func:`compact_table` with a one-line note of the folded rows and of intervals left out."""
     small = compact_table(table, metrics, min_n)
     head = f"**{title}**\n\n" if title else ""
+    if small.empty:
+        return head + f"Nothing run at this scale; the paper's rows ({', '.join(small.attrs['not_run'])}) are in " \
+                      "tables/*.csv.\n"
     notes = []
     if small.attrs.get("not_run"):
         notes.append(f"Not run here (paper only): {', '.join(small.attrs['not_run'])}.")

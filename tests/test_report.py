@@ -346,6 +346,9 @@ def test_compact_table_folds_not_run_rows_and_pivots_buckets():
     assert "±" not in small5.set_index("method").loc["telea", "10-20 % PSNR"]  # n = 3: no interval
     md = R.compact_markdown(t5, "Table 5")
     assert "Not run here (paper only): ca," in md and R.NOT_TESTED in md and len(md.splitlines()) < 12
+    empty = R.side_by_side(pd.DataFrame(columns=["method", "bucket", "pair_id", "seed", "psnr"]), P.table6(),
+                           metrics=["psnr"], label=LABEL)
+    assert R.compact_markdown(empty, "Table 6").startswith("**Table 6**\n\nNothing run at this scale")
 
 
 def test_training_curves_plot_each_term_on_its_own_axis(tmp_path):
