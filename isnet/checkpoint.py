@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from .config import Config
-from .io import atomic_write_bytes, atomic_write_text
+from .io import atomic_write_bytes, atomic_write_text, load_torch_file
 
 FORMAT = "isnet-checkpoint/1"
 _ITER_RE = re.compile(r"^iter_(\d+)\.pt$")
@@ -138,10 +138,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} not found")
-    try:
-        blob = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # truncated, not a torch file, or unsafe content
-        raise ValueError(f"checkpoint {path} could not be read ({type(e).__name__}: {e})") from e
+    blob = load_torch_file(path, "checkpoint", map_location)  # truncated, not torch, or unsafe: one-line errors
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         hint = (" It looks like the authors' released generator; use it with `isnet evaluate/inpaint "
                 "--checkpoint` (load_generator), not for resuming." if isinstance(blob, dict) and "generator" in blob
@@ -210,24 +207,66 @@ def load_generator(path: str | os.PathLike, map_location: Any = "cpu", **release
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} not found; pass a run's checkpoints/best.pt or iter_*.pt, "
                                 "or the authors' InpaintingModel_gen.pth")
-    try:
-        blob = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:
-        raise ValueError(f"checkpoint {path} could not be read ({type(e).__name__}: {e})") from e
+    blob = load_torch_file(path, "checkpoint", map_location)
     if isinstance(blob, dict) and blob.get("format") == FORMAT:
-        cfg = Config.from_dict(blob["config"])
+        cfg = _stored_config(blob, path)
         g = _build_generator(cfg)
-        g.load_state_dict(blob["generator"])
-        g.isnet_source = f"{path} (iteration {blob['iteration']}, config {blob.get('config_hash')})"
+        _load_fitting(g, blob.get("generator"), cfg, path)
+        g.isnet_source = f"{path} (iteration {blob.get('iteration')}, config {blob.get('config_hash')})"
+        check_finite_weights(g, path)
         return g.eval()
     if isinstance(blob, dict) and "generator" in blob:
         from .models import load_released_generator
 
         g = load_released_generator(path, map_location=map_location, **released_options)
         g.isnet_source = f"{path} (authors' released weights)"
+        check_finite_weights(g, path)
         return g.eval()
     keys = sorted(blob)[:6] if isinstance(blob, dict) else type(blob).__name__
     raise ValueError(f"{path} is neither an isnet checkpoint nor the authors' InpaintingModel_gen.pth (found {keys})")
+
+
+def _stored_config(blob: Mapping[str, Any], path: Path) -> Config:
+    """The config a checkpoint stores, or a one-line error naming the file."""
+    try:
+        return Config.from_dict(blob["config"])
+    except (KeyError, ValueError, TypeError, AttributeError) as e:
+        detail = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
+        raise ValueError(f"checkpoint {path}: its stored configuration cannot be read ({detail}); the file was "
+                         "written by another isnet version or edited: use a checkpoint from the same version, "
+                         "or retrain") from None
+
+
+def _load_fitting(g: nn.Module, state: Any, cfg: Config, path: Path) -> None:
+    """Load ``state`` strictly; a mismatch with the stored config is one line naming the file and the fix."""
+    model = (f"model.generator={cfg.model.generator}, model.blocks={cfg.model.blocks}, "
+             f"model.width={cfg.model.width}")
+    if not isinstance(state, Mapping):
+        raise ValueError(f"checkpoint {path} has no generator weights; it is incomplete: use another checkpoint "
+                         "of the run (checkpoints/iter_*.pt)")
+    expected = g.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    shapes = sorted(k for k in set(expected) & set(state)
+                    if not isinstance(state[k], torch.Tensor) or tuple(state[k].shape) != tuple(expected[k].shape))
+    if missing or unexpected or shapes:
+        parts = [f"{len(missing)} missing" if missing else "", f"{len(unexpected)} unexpected" if unexpected else "",
+                 f"{len(shapes)} of another shape" if shapes else ""]
+        first = (missing or unexpected or shapes)[0]
+        raise ValueError(f"checkpoint {path}: its stored configuration ({model}) does not fit its generator weights "
+                         f"({', '.join(p for p in parts if p)} tensors, e.g. {first}); the file was edited or mixes "
+                         "two runs: use the checkpoint as training wrote it, or retrain")
+    g.load_state_dict(state, strict=True)
+
+
+def check_finite_weights(model: nn.Module, source: str | os.PathLike) -> None:
+    """Refuse weights with NaN or inf: such a generator paints every pixel NaN (black), silently."""
+    bad = [(k, int((~torch.isfinite(v)).sum())) for k, v in model.state_dict().items()
+           if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        total = sum(n for _, n in bad)
+        raise ValueError(f"checkpoint {source} has {total} NaN or infinite weight value(s) (first in {bad[0][0]}); "
+                         "it cannot inpaint: use an earlier checkpoint of the run (checkpoints/iter_*.pt) or retrain")
 
 
 def _build_generator(cfg: Config) -> nn.Module:

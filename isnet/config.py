@@ -375,10 +375,18 @@ def _weight_names() -> set[str]:
     return {f.name for f in fields(LossWeights)}
 
 
+class UnknownKeyError(KeyError, ValueError):
+    """An unknown config key. A KeyError (as before) and a ValueError (bad input, exit status 2), whose message
+    prints without the quotes that ``str(KeyError)`` adds."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 def _set(sections: dict[str, dict[str, Any]], key: str, value: Any) -> None:
     parts = key.split(".")
     if parts[0] not in sections:
-        raise KeyError(f"unknown config key {key!r}: the first part must be one of {list(SECTIONS)}")
+        raise UnknownKeyError(f"unknown config key {key!r}: the first part must be one of {list(SECTIONS)}")
     sec_name, sec = parts[0], sections[parts[0]]
     if len(parts) == 2 and parts[1] in sec and parts[1] != "weights":
         sec[parts[1]] = value
@@ -394,11 +402,11 @@ def _set(sections: dict[str, dict[str, Any]], key: str, value: Any) -> None:
             sec["weights"][term] = value
             return
         if term is not None and parts[1] == "weights":
-            raise KeyError(f"unknown loss weight {term!r} in {key!r}; valid terms: {sorted(names)}")
+            raise UnknownKeyError(f"unknown loss weight {term!r} in {key!r}; valid terms: {sorted(names)}")
     valid = [f"{sec_name}.{k}" for k in sec if k != "weights"]
     if sec_name == "loss":
         valid += [f"loss.weights.{t}" for t in sorted(_weight_names())]
-    raise KeyError(f"unknown config key {key!r}; valid keys in section {sec_name!r}: {', '.join(valid)}")
+    raise UnknownKeyError(f"unknown config key {key!r}; valid keys in section {sec_name!r}: {', '.join(valid)}")
 
 
 def _build(cls, values: dict[str, Any], section: str):

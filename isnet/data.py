@@ -37,9 +37,9 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from PIL import Image, UnidentifiedImageError
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, default_collate
 
+from . import io as _io
 from . import photos as _photos
 from .io import atomic_write_text, refuse_overwrite, sha256_file
 
@@ -50,8 +50,7 @@ log = logging.getLogger(__name__)
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp")
 
 
-class BadImageError(ValueError):
-    """A file that exists but cannot be decoded as an image (corrupt, truncated, not an image)."""
+BadImageError = _io.BadImageError  # defined beside the one image reader (isnet.io.read_pixels)
 
 
 class ImageTooSmallError(ValueError):
@@ -62,64 +61,19 @@ class ImageTooSmallError(ValueError):
 # Reading images
 # --------------------------------------------------------------------------------------------
 
-def _rgb8(img: Image.Image) -> np.ndarray:
-    return np.asarray(img.convert("RGB"), np.float32) / 255.0
-
-
-def _grey16(img: Image.Image) -> np.ndarray:
-    arr = np.asarray(img, np.float32)
-    scale = 65535.0 if arr.max(initial=0) > 255 or img.mode.startswith("I;16") else 255.0
-    return np.repeat((arr / scale)[..., None], 3, axis=-1)
-
-
-def _float_grey(img: Image.Image) -> np.ndarray:
-    arr = np.asarray(img, np.float32)
-    arr = arr / 255.0 if arr.max(initial=0) > 1.0 else arr
-    return np.repeat(arr[..., None], 3, axis=-1)
-
-
-def _drop_alpha(img: Image.Image) -> np.ndarray:
-    # Alpha is dropped (as PIL's convert("RGB") and the authors' imread do), not composited.
-    return np.asarray(img.convert("RGBA"), np.float32)[..., :3] / 255.0
-
-
-# Pillow mode → H×W×3 float32 in [0, 1]. Anything else goes through convert("RGB").
-_RGB_FROM_MODE: dict[str, Callable[[Image.Image], np.ndarray]] = {
-    "RGB": _rgb8, "L": _rgb8, "1": _rgb8, "CMYK": _rgb8, "YCbCr": _rgb8,
-    "RGBA": _drop_alpha, "LA": _drop_alpha, "P": _drop_alpha, "PA": _drop_alpha, "RGBa": _drop_alpha,
-    "I;16": _grey16, "I;16L": _grey16, "I;16B": _grey16, "I;16N": _grey16, "I": _grey16,
-    "F": _float_grey,
-}
-
-
 def read_image(path: str | os.PathLike, min_short: int | None = None) -> np.ndarray:
-    """Read any Pillow-readable image as H×W×3 float32 in [0, 1].
+    """Read any Pillow-readable image as H×W×3 float32 in [0, 1], at its true intensities.
+
+    The one reader (:func:`isnet.io.read_pixels`) is shared with masks and ``isnet inpaint``: 16-bit,
+    32-bit integer and float grey, palette, CMYK and 16-bit RGB files come in at their true intensity;
+    alpha is dropped (not composited), as PIL's ``convert("RGB")`` and the authors' imread do.
 
     ``min_short``: decode faster by shrinking (JPEG DCT scaling, else an integer box reduction)
     while the short side stays ≥ ``min_short``; used for training at small sizes, never for
     evaluation. Raises FileNotFoundError for a missing file and :class:`BadImageError` (naming the
     file) for one that cannot be decoded.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"image file {path} does not exist")
-    try:
-        with Image.open(path) as img:
-            if min_short and img.format == "JPEG":
-                w, h = img.size
-                k = min(w, h) / float(min_short)
-                if k >= 2:
-                    img.draft("RGB", (math.ceil(w / k), math.ceil(h / k)))
-            img.load()
-            if min_short and min(img.size) >= 2 * min_short:
-                if img.mode not in ("RGB", "RGBA", "L", "LA", "I", "F"):
-                    img = img.convert("RGBA" if "A" in img.mode or "transparency" in img.info else "RGB")
-                img = img.reduce(min(img.size) // int(min_short))
-            convert = _RGB_FROM_MODE.get(img.mode, _rgb8)
-            arr = convert(img)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as e:
-        raise BadImageError(f"cannot decode image {path}: {e}") from e
-    return np.ascontiguousarray(np.clip(arr, 0.0, 1.0), dtype=np.float32)
+    return _io.read_pixels(path, "image", min_short).rgb
 
 
 # --------------------------------------------------------------------------------------------

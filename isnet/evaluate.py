@@ -111,10 +111,20 @@ def evaluate(method: Any, pairs: Any, pra: bool = False, *, name: str | None = N
     label = name or (label + ("+pra" if pra else ""))
     dataset = _pairs_dataset(pairs)
     was_training = isinstance(inpainter, nn.Module) and inpainter.training
+    scorer = inpainter
     if isinstance(inpainter, nn.Module):
+        from .inpaint import GuardedGenerator
+
         inpainter.eval()  # train mode would run spectral-norm power iterations, changing the model
+        source = str(method) if isinstance(method, (str, os.PathLike)) else None
+        scorer = GuardedGenerator(inpainter, source).eval()  # NaN or inf output stops the run, naming the file
     try:
-        return _score(inpainter, label, dataset, pra, dev, batch_size, pra_kernel, progress, limit)
+        df = _score(scorer, label, dataset, pra, dev, batch_size, pra_kernel, progress, limit)
+        if df.empty and len(dataset) and (limit is None or limit > 0):
+            where = f" in {pairs}" if isinstance(pairs, (str, os.PathLike)) else ""
+            raise ValueError(f"none of the {len(dataset)} pairs{where} could be read (see the warnings above); "
+                             "check the image paths, or rebuild the pairs with `isnet data pairs`")
+        return df
     finally:
         if was_training:
             inpainter.train()
@@ -202,15 +212,20 @@ def write_results(df: pd.DataFrame, out: str | os.PathLike, overwrite: bool = Fa
 
 # ----------------------------------------------------------------------------------------- CLI
 def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from .io import refuse_overwrite
+
     method = args.checkpoint or args.method
     try:
+        if args.out:  # before the (long) evaluation, not after it
+            for name in ("per_pair.csv", "summary.csv", "summary.md"):
+                refuse_overwrite(Path(args.out) / name, args.overwrite, "result file")
         df = evaluate(method, args.pairs, pra=args.pra, name=args.name, device=args.device,
                       batch_size=args.batch_size, pra_kernel=args.kernel, progress=not args.no_progress,
                       limit=args.limit)
         if args.out:
             paths = write_results(df, args.out, overwrite=args.overwrite)
-    except (FileNotFoundError, FileExistsError, ValueError) as e:
-        print(f"isnet evaluate: {e}", file=sys.stderr)
+    except (FileNotFoundError, FileExistsError, NotADirectoryError, ValueError) as e:
+        print(f"isnet evaluate: error: {e}", file=sys.stderr)
         return 2
     print(summary_markdown(summarize(df)))
     if args.out:

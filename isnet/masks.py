@@ -313,50 +313,21 @@ def _as_known_2d(known: np.ndarray | torch.Tensor) -> np.ndarray:
     return (arr >= 0.5).astype(np.float32)
 
 
-def _alpha_max(rgba: np.ndarray) -> np.ndarray:
-    """Brightest colour channel, premultiplied by alpha: a stroke of any colour on black/transparent is white."""
-    rgba = rgba.astype(np.float64)
-    return rgba[..., :3].max(axis=-1) * rgba[..., 3] / 255.0
-
-
-def _grey_16bit(arr: np.ndarray) -> np.ndarray:
-    return arr.astype(np.float64) * (255.0 / 65535.0)
-
-
-def _grey_int32(arr: np.ndarray) -> np.ndarray:
-    # Pillow's "I" mode holds 16-bit PNGs on some versions; 8-bit data stays as it is.
-    return _grey_16bit(arr) if arr.max(initial=0) > 255 else arr.astype(np.float64)
-
-
-def _grey_float(arr: np.ndarray) -> np.ndarray:
-    return arr.astype(np.float64) * (255.0 if arr.max(initial=0) <= 1.0 else 1.0)
-
-
-# Pillow mode → grey levels 0..255 (float). Modes not listed are converted to RGBA first.
-_GREY_FROM_MODE: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "1": lambda a: a.astype(np.float64) * 255.0,
-    "L": lambda a: a.astype(np.float64),
-    "I;16": _grey_16bit, "I;16L": _grey_16bit, "I;16B": _grey_16bit, "I;16N": _grey_16bit,
-    "I": _grey_int32,
-    "F": _grey_float,
-}
-
-
 def read_grey(path: str | os.PathLike) -> np.ndarray:
-    """Any Pillow-readable mask file → H×W grey levels 0..255 (float64), with errors that name the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"mask file {path} does not exist; check the path (masks are image files, "
-                                "e.g. PNG, white = hole by default)")
-    try:
-        with Image.open(path) as img:
-            img.load()
-            if img.mode in _GREY_FROM_MODE:
-                return _GREY_FROM_MODE[img.mode](np.asarray(img))
-            return _alpha_max(np.asarray(img.convert("RGBA")))
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise ValueError(f"cannot read mask file {path} as an image ({e}); re-save it as a PNG "
-                         "(black and white, white = hole by default)") from e
+    """Any Pillow-readable mask file → H×W grey levels 0..255 (float64), with errors that name the file.
+
+    Decoded by the one image reader (``isnet.io.read_pixels``: 16-bit, float and palette files at their
+    true intensity). The grey level is the brightest colour channel premultiplied by alpha, so a stroke
+    of any colour on black or on transparency counts as white.
+    """
+    from .io import read_pixels
+
+    px = read_pixels(path, "mask")
+    grey = px.rgb.max(axis=-1).astype(np.float64)
+    if px.alpha is not None:
+        grey *= px.alpha
+    # back to the file's 0..255 levels; rounding undoes float32 noise so that 127 stays 127 (not white)
+    return np.round(grey * 255.0, 4)
 
 
 def _as_size(size: int | tuple[int, int] | None) -> tuple[int, int] | None:

@@ -668,6 +668,9 @@ def _base_from_args(args: argparse.Namespace) -> tuple[Config, str]:
     return base.with_overrides(args.overrides), profile
 
 
+INCOMPLETE_EXIT = 3  # the worker ended while trials of the study are unfinished (2 = bad input, 1 = a crash)
+
+
 def _cmd_search(args: argparse.Namespace) -> int:
     try:
         base, profile = _base_from_args(args)
@@ -697,10 +700,11 @@ def _cmd_search(args: argparse.Namespace) -> int:
         print(f"isnet search: {e}", file=sys.stderr)
         return 2
     done = c[TrialState.COMPLETE] + c[TrialState.PRUNED]
-    if done < args.n_trials:
-        print(f"{args.n_trials - done} trial(s) unfinished: still running elsewhere, or left RUNNING by a dead "
-              "worker (journal storage: rerun with --requeue-running once no worker is alive)", file=sys.stderr)
-        return 1
+    if done < args.n_trials:  # exit 3 (not 0) so that scripts notice: the study is incomplete
+        print(f"isnet search: incomplete: {args.n_trials - done} of {args.n_trials} trial(s) unfinished "
+              f"({c[TrialState.RUNNING]} RUNNING): still running in another worker, or left RUNNING by a dead one "
+              "(journal storage: once no worker is alive, rerun with --requeue-running)", file=sys.stderr)
+        return INCOMPLETE_EXIT
     return 0
 
 
@@ -712,6 +716,8 @@ def add_cli(sub) -> None:
         description="Search the L1, adversarial, style, perceptual and feature-matching weights, each "
                     "log-uniform in [0.1, 300] as the authors did. Start the same command in several shells or "
                     "machines on one --storage to run workers in parallel; --n-trials is the total.")
+    p.epilog = (f"Exit status: 0 when the study holds --n-trials finished trials; {INCOMPLETE_EXIT} when this worker "
+                "ended with trials unfinished (RUNNING in another worker or left by a dead one); 2 for bad input.")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--profile", choices=sorted(PROFILES), help="a built-in profile as the base config")
     src.add_argument("--config", help="YAML file with sections model, loss, data, train, out")
