@@ -611,7 +611,16 @@ class Study:
             from .train import train
 
             out = Path(cfg.out.dir)
-            return train(cfg if out.is_absolute() else cfg.with_overrides({"out.dir": str(root / out)}), **kwargs)
+            cfg = cfg if out.is_absolute() else cfg.with_overrides({"out.dir": str(root / out)})
+            number = int(out.name.split("-")[-1]) if out.name.split("-")[-1].isdigit() else 0
+            start = time.time()
+            report_progress(event="run", table="table1", i=number + 1, n=p.search_trials, method="search trial",
+                            seed=cfg.train.seed, run=cfg.out.dir, iterations=cfg.train.iterations, reused=False)
+            try:
+                return train(cfg, **kwargs)
+            finally:
+                report_progress(event="run_done", table="table1", i=number + 1, n=p.search_trials,
+                                seconds=time.time() - start, reused=False)
 
         found = run_search(f"{p.name}-loss-weights", storage, p.search_trials, base, sampler=p.search_sampler,
                            seed=0, runs_dir="search-runs", train_fn=train_here, progress=self.progress)
