@@ -1,28 +1,48 @@
 #!/usr/bin/env bash
-# One prepared GPU check (under five minutes on one H100/H200):
-#   1. the paper's Table 3 at 256² (ISNet B=4, width 1, batch 1, one-shot vs PRA) with fp32 / channels-last /
-#      bf16 / the fast path (bf16 + channels-last + folded spectral norm), and the composite's PSNR vs fp32;
-#   2. the paper profile's training step (batch 8, 256², paper-eq5 loss, hinge, G then D) in fp32,
-#      channels-last, bf16 and bf16+channels-last: it/s, images/s, GFLOP/s;
-#   3. a 20-iteration training run on CUDA in bf16 + channels-last through the whole loop (data, validation,
-#      checkpoints) and a resume of it, to show the engine runs there end to end.
-# The feature backbone is vgg16-random: the same architecture and cost as ImageNet VGG16, no download.
+# One prepared GPU check (budget: under 8 minutes on one H100/H200; each part has its own time limit):
+#   1. training throughput (isnet bench train) of the paper profile at 256² (ISNet B=4, width 1, batch 8,
+#      paper-eq5, hinge): the authors' path (2×VGG19, 4 passes, nsgan, fp32), ours fp32, bf16 autocast +
+#      channels-last, and the same compiled (torch.compile, compile time reported apart); images/s, × the
+#      authors' path, and the estimated wall time of one run and of the whole study at that rate;
+#      the same for the `gpu` profile when isnet.study.PROFILES has one;
+#   2. smoke and laptop throughput on the GPU (no compile), with their estimated wall times;
+#   3. the paper's Table 3 at 256² (batch 1, one-shot vs PRA; fp32 / channels-last / bf16 / bf16 + cl +
+#      folded spectral norm, with the composite's PSNR vs fp32);
+#   4. a 20-iteration training run on the device in bf16 + channels-last through the whole loop (data,
+#      validation, checkpoints) and a resume of it.
+# Feature backbones the machine has no weights for are replaced by random ones of the same architecture
+# (same cost, no download); the headers say which were used.
 #
 #   bash benchmarks/gpu_check.sh            # on the GPU machine; results in $OUT (or /tmp/isnet_gpu_check)
-#   DEVICE=cpu QUICK=1 bash benchmarks/gpu_check.sh   # dry run of the script itself on a CPU
+#   DEVICE=cpu QUICK=1 bash benchmarks/gpu_check.sh   # dry run of the script itself on a CPU (toy sizes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
 DEVICE=${DEVICE:-cuda}
 OUTDIR=${OUT:-/tmp/isnet_gpu_check}
 mkdir -p "$OUTDIR"
-QUICK_ARGS=()
-SIZE_ARGS=(--size 256 --blocks 4 --width 1.0 --train-batch 8)
-RUN_ARGS=(data.size=64 train.batch=8 model.width=0.5 model.blocks=2)
+T=timeout
+START=$(date +%s)
+
+BIG_PROFILES=(paper)
+if "$PY" -c "import sys; from isnet.study import PROFILES; sys.exit(0 if 'gpu' in PROFILES else 1)" 2>/dev/null; then
+  BIG_PROFILES=(gpu paper)
+fi
+AUTHORS="authors (2×VGG19, 4 passes, nsgan)"
+BIG_PATHS=("$AUTHORS" fp32 "bf16 + channels-last" "bf16 + channels-last, compiled")
+SMALL_PATHS=("$AUTHORS" fp32 channels-last "bf16 + channels-last")
+TRAIN_ARGS=(--repeats 10 --warmup 3)
+T3_ARGS=(--size 256 --blocks 4 --width 1.0 --pairs 20 --repeats 5 --warmup 3)
+LOOP_ARGS=(data.size=64 train.batch=8 model.width=0.5 model.blocks=2)
+LIMIT_BIG=300 LIMIT_SMALL=60 LIMIT_T3=90 LIMIT_LOOP=60
 if [ "${QUICK:-0}" = "1" ]; then
-  QUICK_ARGS=(--quick)
-  SIZE_ARGS=()
-  RUN_ARGS=(model.width=0.125 train.batch=2)
+  BIG_PROFILES=(smoke)
+  BIG_PATHS=("$AUTHORS" fp32 channels-last)
+  SMALL_PATHS=(fp32)
+  TRAIN_ARGS=(--quick --repeats 1 --warmup 0)
+  T3_ARGS=(--quick)
+  LOOP_ARGS=(model.width=0.125 train.batch=2)
+  LIMIT_BIG=600 LIMIT_SMALL=600 LIMIT_T3=600 LIMIT_LOOP=600
 fi
 
 {
@@ -32,16 +52,30 @@ fi
   "$PY" -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'available', torch.cuda.is_available())"
 } 2>&1 | tee "$OUTDIR/env.txt"
 
-# 1 + 2: Table 3 and the training step, side by side per precision path
-"$PY" -m isnet bench table3 --device "$DEVICE" "${SIZE_ARGS[@]}" "${QUICK_ARGS[@]}" \
-  --pairs 20 --repeats 5 --warmup 3 --train-steps 10 2>&1 | tee "$OUTDIR/table3.md"
+# 1: the big profiles' training step, compiled path included (images/s, × authors, wall time per run and study)
+$T "$LIMIT_BIG" "$PY" -m isnet bench train --device "$DEVICE" --profile "${BIG_PROFILES[@]}" --paths "${BIG_PATHS[@]}" \
+  "${TRAIN_ARGS[@]}" --csv "$OUTDIR/train_big.csv" 2>&1 | tee "$OUTDIR/train_big.md" || echo "part 1 failed or timed out"
 
-# 3: the real loop on the device, then a resume (bf16 + channels-last; CUDA determinism is warn-only)
+# 2: the small profiles on the same device, no compile
+$T "$LIMIT_SMALL" "$PY" -m isnet bench train --device "$DEVICE" --profile smoke laptop --paths "${SMALL_PATHS[@]}" \
+  "${TRAIN_ARGS[@]}" --csv "$OUTDIR/train_small.csv" 2>&1 | tee "$OUTDIR/train_small.md" || echo "part 2 failed or timed out"
+
+# 3: Table 3 at 256² (inference only; the training rows are part 1)
+$T "$LIMIT_T3" "$PY" -m isnet bench table3 --device "$DEVICE" --no-train "${T3_ARGS[@]}" 2>&1 \
+  | tee "$OUTDIR/table3.md" || echo "part 3 failed or timed out"
+
+# 4: the real loop on the device, then a resume (bf16 + channels-last; CUDA determinism is warn-only)
 RUN="$OUTDIR/run"
 rm -rf "$RUN"
-"$PY" -m isnet train --profile smoke --no-progress out.dir="$RUN" train.device="$DEVICE" train.amp=bf16 \
-  train.channels_last=true train.iterations=10 train.val_every=5 "${RUN_ARGS[@]}" > "$OUTDIR/train_first.json"
-"$PY" -m isnet train --profile smoke --resume --no-progress out.dir="$RUN" train.device="$DEVICE" train.amp=bf16 \
-  train.channels_last=true train.iterations=20 train.val_every=5 "${RUN_ARGS[@]}" | tee "$OUTDIR/train_resumed.json"
+{
+  $T "$LIMIT_LOOP" "$PY" -m isnet train --profile smoke --no-progress out.dir="$RUN" train.device="$DEVICE" \
+    train.amp=bf16 train.channels_last=true train.iterations=10 train.val_every=5 "${LOOP_ARGS[@]}" > "$OUTDIR/train_first.json"
+  $T "$LIMIT_LOOP" "$PY" -m isnet train --profile smoke --resume --no-progress out.dir="$RUN" train.device="$DEVICE" \
+    train.amp=bf16 train.channels_last=true train.iterations=20 train.val_every=5 "${LOOP_ARGS[@]}" | tee "$OUTDIR/train_resumed.json"
+} || echo "part 4 failed or timed out"
 rm -f "$RUN"/checkpoints/*.pt   # keep logs and samples, drop the weights (large, git-ignored anyway)
-echo "gpu_check done: $OUTDIR"
+
+echo
+echo "## estimated wall time per profile (training steps at the fastest path that trains the same thing)"
+grep -h "one run of" "$OUTDIR"/train_big.md "$OUTDIR"/train_small.md 2>/dev/null || true
+echo "gpu_check done in $(( $(date +%s) - START )) s: $OUTDIR"

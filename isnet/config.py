@@ -141,6 +141,8 @@ class TrainConfig:
     device: str = _nohash("auto")     # auto | cpu | cuda | cuda:N
     amp: str = "none"                 # none | bf16 | fp16
     channels_last: bool = False
+    compile: bool = _nohash(False)    # torch.compile G and the feature backbone (same losses to ~1e-6; the first
+                                      # step pays the compile time; isnet bench train measures whether it wins)
 
     def check(self) -> None:
         _require(self.iterations >= 1, "train.iterations", self.iterations, "at least 1")
@@ -151,6 +153,7 @@ class TrainConfig:
         _require(self.log_every >= 1, "train.log_every", self.log_every, "at least 1")
         _require(self.keep_last >= 1, "train.keep_last", self.keep_last, "at least 1")
         _require(self.amp in AMP_MODES, "train.amp", self.amp, list(AMP_MODES))
+        _require(isinstance(self.compile, bool), "train.compile", self.compile, "true or false")
 
 
 @dataclass(frozen=True)

@@ -150,6 +150,21 @@ class Engine:
         self.scaler_d = torch.amp.GradScaler(self.device.type, enabled=fp16)
         if dist_.world > 1:
             self._broadcast_from_rank0()
+        if t.compile:
+            self._compile()
+
+    def _compile(self) -> None:
+        """``train.compile``: ``nn.Module.compile`` (in place: state-dict keys and checkpoints are unchanged) of G
+        and the feature backbone(s). G's finite-input check is dropped (a graph break; the loss's finite check
+        still stops a bad run). D stays eager: its step runs it twice before one backward, and spectral norm's
+        in-place u/v updates would invalidate tensors the compiled graph saved. The EMA copy stays eager too."""
+        if hasattr(self.G, "validate_inputs"):
+            self.G.validate_inputs = False
+        self.G.compile()
+        for name in ("backbone", "perceptual_net", "style_net"):
+            net = getattr(self.loss, name, None)
+            if isinstance(net, nn.Module):
+                net.compile()
 
     # -- distributed helpers -------------------------------------------------------------------
     @torch.no_grad()

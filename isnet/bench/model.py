@@ -55,6 +55,19 @@ def psnr_db(a: torch.Tensor, b: torch.Tensor) -> float:
     return math.inf if mse == 0 else 10 * math.log10(1.0 / mse)
 
 
+def profile_settings(names) -> list[tuple[str, int, float, int]]:
+    """(profile, blocks, width, size) of study profiles: the generator each one trains and evaluates."""
+    from ..study import PROFILES
+
+    out = []
+    for name in names:
+        if name not in PROFILES:
+            raise SystemExit(f"isnet bench model: unknown profile {name!r}; choose from {sorted(PROFILES)}")
+        p = PROFILES[name]
+        out.append((name, p.blocks, p.base.model.width, p.eval_size))
+    return out
+
+
 def bench_rows(blocks, widths, sizes, paths, repeats, warmup, device, batch=1, name="isnet"):
     rows = []
     for width in widths:
@@ -86,7 +99,9 @@ def bench_rows(blocks, widths, sizes, paths, repeats, warmup, device, batch=1, n
 
 
 def format_table(rows) -> str:
-    head = "| B | width | size | path | params | GFLOPs | ms/image | GFLOP/s | speed-up vs fp32 | max abs diff | PSNR vs fp32 (dB) |"
+    by_profile = any("profile" in r for r in rows)  # the profile column only for --profile runs
+    head = ("| profile " if by_profile else "") + ("| B | width | size | path | params | GFLOPs | ms/image | GFLOP/s "
+                                                   "| speed-up vs fp32 | max abs diff | PSNR vs fp32 (dB) |")
     lines = [head, "|---" * (head.count("|") - 1) + "|"]
     ref_ms = {}
     for r in rows:
@@ -96,7 +111,8 @@ def format_table(rows) -> str:
         speed = ref_ms.get(key, float("nan")) / r["ms_per_image"]
         diff = f"{r['max_abs_diff']:.2e}" if "max_abs_diff" in r else "—"
         ps = f"{r['psnr_vs_fp32']:.1f}" if "psnr_vs_fp32" in r else "—"
-        lines.append(f"| {r['blocks']} | {r['width']} | {r['size']} | {r['path']} | {r['params']:,} | "
+        prefix = f"| {r.get('profile', '—')} " if by_profile else ""
+        lines.append(f"{prefix}| {r['blocks']} | {r['width']} | {r['size']} | {r['path']} | {r['params']:,} | "
                      f"{r['gflops']:.2f} | {r['ms_per_image']:.1f} | {r['gflops_per_s']:.1f} | {speed:.2f}× | {diff} | {ps} |")
     return "\n".join(lines)
 
@@ -113,6 +129,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
     p.add_argument("--csv", default=None, help="also write the rows to this CSV file")
+    p.add_argument("--profile", nargs="+", default=None, metavar="PROFILE",
+                   help="instead of --blocks/--widths/--sizes: one row set per study profile (its B, width and "
+                        "evaluation size), e.g. --profile smoke laptop paper")
     p.add_argument("--quick", action="store_true", help="toy run (B=1, width 0.25, 32 px, 1 repeat) to check it works")
 
 
@@ -127,7 +146,12 @@ def run(args: argparse.Namespace) -> int:
     device = torch.device(args.device)
     print(f"# isnet bench model — device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
           f"median of {args.repeats} after {args.warmup} warm-up, batch 1")
-    rows = bench_rows(args.blocks, args.widths, args.sizes, paths, args.repeats, args.warmup, device)
+    if args.profile:
+        rows = []
+        for prof, b, w, size in profile_settings(args.profile):
+            rows += [{"profile": prof, **r} for r in bench_rows([b], [w], [size], paths, args.repeats, args.warmup, device)]
+    else:
+        rows = bench_rows(args.blocks, args.widths, args.sizes, paths, args.repeats, args.warmup, device)
     print(format_table(rows))
     if args.csv:
         import pandas as pd

@@ -102,6 +102,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
     p.add_argument("--csv", default=None, help="also write the per-mask rows to this CSV file")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --csv file")
+    p.add_argument("--profile", default=None, metavar="PROFILE",
+                   help="a study profile's setting instead of --size/--blocks/--width/--kernel: its evaluation size, "
+                        "B, width and first PRA kernel (e.g. laptop: 48 px, B=2, width 0.25, kernel 3)")
     p.add_argument("--quick", action="store_true",
                    help="toy run (32 px, B=1, width 0.25, 1 mask per bucket, 1 repeat) to check it works")
 
@@ -109,6 +112,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.profile:
+        from ..study import PROFILES
+
+        if args.profile not in PROFILES:
+            raise SystemExit(f"isnet bench pra: unknown profile {args.profile!r}; choose from {sorted(PROFILES)}")
+        p = PROFILES[args.profile]
+        args.size, args.blocks, args.width, args.kernel = p.eval_size, p.blocks, p.base.model.width, p.pra_kernels[0]
     if args.quick:
         args.size, args.blocks, args.width, args.per_bucket, args.repeats, args.warmup = 32, 1, 0.25, 1, 1, 0
     if args.csv:
@@ -118,7 +128,8 @@ def run(args: argparse.Namespace) -> int:
     generator = build_generator("isnet", blocks=args.blocks, width=args.width).eval().to(device)
     masks = bucket_masks(args.size, args.per_bucket, args.seed)
     rows = bench_rows(generator, masks, args.size, args.kernel, args.repeats, args.warmup, device, args.seed)
-    print(f"# isnet bench pra — ISNet B={args.blocks} width {args.width}, {args.size}×{args.size}, device {device}, "
+    label = f"profile {args.profile}: " if args.profile else ""
+    print(f"# isnet bench pra — {label}ISNet B={args.blocks} width {args.width}, {args.size}×{args.size}, device {device}, "
           f"torch {torch.__version__}, threads {torch.get_num_threads()}, batch 1, median of {args.repeats} after "
           f"{args.warmup} warm-up forwards; PRA kernel {args.kernel}, stop when hole ratio ≤ {STOP_RATIO}, "
           f"at most {MAX_EXTRA_PASSES} extra passes (authors' code)")
