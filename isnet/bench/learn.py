@@ -38,6 +38,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--iterations", type=int, default=None, help="default: the profile's training length")
     p.add_argument("--every", type=int, default=None, help="score every N iterations (default: 10 points)")
     p.add_argument("--results-dir", default=None, help="default: the project's results/ folder")
+    p.add_argument("--ship", metavar="NAME", help="export the last scored checkpoint of the first model and seed "
+                                                  "as the package's shipped generator NAME (isnet.pretrained)")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides for every run")
 
@@ -58,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
             curve.trace(model, seed, iterations, every)
     print(curve.first_wins().to_string(index=False))
     print(f"curve: {curve.csv_path}\nfigure: {curve.figure()}")
+    if args.ship:
+        print(f"shipped: {curve.ship(args.models[0], seeds[0], iterations, args.ship)}")
     return 0
 
 
@@ -98,8 +102,13 @@ class LearningCurve:
             if self._done(model, seed, k, cfg.config_hash()):
                 continue
             ckpt = run / "checkpoints" / f"iter_{k:08d}.pt"
+            done = [int(c.stem.split("_")[1]) for c in list_checkpoints(run) if c.stem.startswith("iter_")]
+            if not ckpt.exists() and done and max(done) > k:
+                print(f"{model} seed {seed}: iteration {k} was trained but not scored and its checkpoint is gone "
+                      "(train.keep_last); skipped", flush=True)
+                continue
             if not ckpt.exists():
-                resume = bool(list_checkpoints(run))
+                resume = bool(done)
                 summary = train(cfg, resume=resume, stop_after=k, progress=self.study.progress)
                 previous = max((v for i, v in wall.items() if int(i) < k), default=0.0)
                 wall[str(k)] = previous + summary.seconds
@@ -121,7 +130,7 @@ class LearningCurve:
                    "config_hash": config_hash, "bucket": bucket, "n": len(ours), "psnr": ours.psnr.mean(),
                    "psnr_hole": ours.psnr_hole.mean()}
             for name, base in self.baselines.items():
-                b = base.set_index("pair").loc[ours.pair]
+                b = base.set_index(_pair_column(base)).loc[ours[_pair_column(ours)]]
                 res = paired_bootstrap(ours.psnr.to_numpy(), b.psnr.to_numpy())
                 row[f"{name}_psnr"] = float(b.psnr.mean())
                 row[f"vs_{name}"] = res["mean_diff"]
@@ -132,6 +141,33 @@ class LearningCurve:
         best = rows[-1]
         print(f"{model} seed {seed} it {iteration}: PSNR {best['psnr']:.2f} dB, vs Telea "
               f"{best['vs_telea']:+.2f} [{best['vs_telea_low']:+.2f}, {best['vs_telea_high']:+.2f}]", flush=True)
+
+    def ship(self, model: str, seed: int, iterations: int, name: str) -> Path:
+        """Export the last scored checkpoint as ``isnet.pretrained`` generator ``name``, with its scores."""
+        from ..pretrained import export_pretrained
+
+        cfg = self.config(model, seed, iterations)
+        p = self.points[(self.points.model == model) & (self.points.seed == seed)
+                        & (self.points.config_hash == cfg.config_hash())]
+        if not len(p):
+            raise ValueError(f"no scored checkpoint of {model} seed {seed} to ship; run the curve first")
+        k = int(p.iteration.max())
+        last = p[p.iteration == k]
+        per_bucket = {r.bucket: {"psnr": round(r.psnr, 3), "telea_psnr": round(r.telea_psnr, 3),
+                                 "vs_telea": round(r.vs_telea, 3),
+                                 "vs_telea_ci95": [round(r.vs_telea_low, 3), round(r.vs_telea_high, 3)]}
+                      for r in last.itertuples()}
+        everything = per_bucket["all"]
+        summary = (f"{model} trained {k} iterations on profile {self.study.profile.name} "
+                   f"({self.study.profile.data_label}); composite PSNR {everything['psnr']:.2f} dB vs Telea "
+                   f"{everything['telea_psnr']:.2f} dB on the profile's {int(last[last.bucket == ALL].n.iloc[0])} "
+                   "test pairs")
+        scores = {"summary": summary, "profile": self.study.profile.name, "data": self.study.profile.data_label,
+                  "pairs": str(self.pairs.relative_to(self.study.dir.parent.parent))
+                  if self.pairs.is_relative_to(self.study.dir.parent.parent) else str(self.pairs),
+                  "scores_per_bucket": per_bucket}
+        return export_pretrained(Path(cfg.out.dir) / "checkpoints" / f"iter_{k:08d}.pt", name, scores,
+                                 overwrite=True)
 
     def first_wins(self, baseline: str = "telea") -> pd.DataFrame:
         """Per model, seed and bucket: the first iteration whose paired CI against ``baseline`` is above 0."""
@@ -182,3 +218,8 @@ class LearningCurve:
         fig.savefig(out, dpi=110)
         plt.close(fig)
         return out
+
+
+def _pair_column(df: pd.DataFrame) -> str:
+    """``evaluate`` names the pair id ``pair``; the study's cached tables ``pair_id``."""
+    return "pair_id" if "pair_id" in df.columns else "pair"
