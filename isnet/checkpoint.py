@@ -186,8 +186,8 @@ def build_models(cfg: Config) -> tuple[nn.Module, nn.Module]:
     """The generator and discriminator a config describes (D's sigmoid follows the GAN loss)."""
     from .models import build_discriminator, build_generator
 
-    g = build_generator(cfg.model.generator, blocks=cfg.model.blocks, width=cfg.model.width)
-    d = build_discriminator(gan_loss=gan_loss_of(cfg))
+    g = _build_generator(cfg)
+    d = build_discriminator(gan_loss=gan_loss_of(cfg), width=cfg.model.d_width, init_gain=cfg.model.init_gain)
     return g, d
 
 
@@ -211,8 +211,10 @@ def load_generator(path: str | os.PathLike, map_location: Any = "cpu", **release
     if isinstance(blob, dict) and blob.get("format") == FORMAT:
         cfg = _stored_config(blob, path)
         g = _build_generator(cfg)
-        _load_fitting(g, blob.get("generator"), cfg, path)
-        g.isnet_source = f"{path} (iteration {blob.get('iteration')}, config {blob.get('config_hash')})"
+        ema = blob.get("generator_ema")  # train.ema > 0: the averaged weights are the ones to use
+        _load_fitting(g, ema if ema is not None else blob.get("generator"), cfg, path)
+        g.isnet_source = (f"{path} (iteration {blob.get('iteration')}, config {blob.get('config_hash')}"
+                          f"{', EMA weights' if ema is not None else ''})")
         check_finite_weights(g, path)
         return g.eval()
     if isinstance(blob, dict) and "generator" in blob:
@@ -272,7 +274,8 @@ def check_finite_weights(model: nn.Module, source: str | os.PathLike) -> None:
 def _build_generator(cfg: Config) -> nn.Module:
     from .models import build_generator
 
-    return build_generator(cfg.model.generator, blocks=cfg.model.blocks, width=cfg.model.width)
+    return build_generator(cfg.model.generator, blocks=cfg.model.blocks, width=cfg.model.width,
+                           init_gain=cfg.model.init_gain)
 
 
 def state_hash(module_or_state: nn.Module | Mapping[str, torch.Tensor]) -> str:

@@ -42,6 +42,10 @@ class ModelConfig:
     generator: str = "isnet"
     blocks: int = 4          # residual blocks per branch per phase (paper Table 8: 1..4)
     width: float = 1.0       # channel multiplier (1.0 = the paper)
+    # Conv weights ~ N(0, init_gain) for G and D. 0.001 is the authors' code; with spectral norm and Adam
+    # it freezes small generators (isnet.models.layers.normal_init_), so the CPU profiles use 0.02.
+    init_gain: float = 0.001
+    d_width: float = 1.0     # the discriminator's channel multiplier (1.0 = the paper's PatchGAN)
 
     def check(self) -> None:
         from .models import GENERATORS
@@ -49,6 +53,9 @@ class ModelConfig:
         _require(self.generator in GENERATORS, "model.generator", self.generator, sorted(GENERATORS))
         _require(1 <= self.blocks <= 8, "model.blocks", self.blocks, "1..8 (the paper uses 1..4)")
         _require(self.width > 0, "model.width", self.width, "a positive multiplier such as 1, 0.5, 0.25")
+        _require(0 < self.init_gain <= 1, "model.init_gain", self.init_gain,
+                 "a standard deviation such as 0.001 (the authors') or 0.02 (EdgeConnect)")
+        _require(self.d_width > 0, "model.d_width", self.d_width, "a positive multiplier such as 1 or 0.25")
 
 
 @dataclass(frozen=True)
@@ -96,7 +103,8 @@ class DataConfig:
     split: str = "train"
     crop: str = "center"              # "center" (the authors' centre square + resize) or "random" (ours)
     upscale: bool = False             # allow enlarging images smaller than ``size``
-    masks: str = "medium"             # a mask family (thin, medium, thick), "mixed", or a folder/.flist/manifest.csv
+    masks: str = "medium"             # a mask family (thin, medium, thick), "mixed", "paper" (the evaluation's
+                                      # families and hole-ratio buckets), or a folder/.flist/manifest.csv
     holes: str = "white"              # polarity of mask files: white = hole (painting tools), black, or auto (NVIDIA)
     pairs: str | None = None          # validation pairs manifest; None = make fixed pairs in the run folder
     val_split: str = ""               # split for the made pairs; "" = the source's held-out split (VAL_SPLITS)
@@ -141,8 +149,13 @@ class TrainConfig:
     device: str = _nohash("auto")     # auto | cpu | cuda | cuda:N
     amp: str = "none"                 # none | bf16 | fp16
     channels_last: bool = False
-    compile: bool = _nohash(False)    # torch.compile G and the feature backbone (same losses to ~1e-6; the first
-                                      # step pays the compile time; isnet bench train measures whether it wins)
+    compile: bool = _nohash(False)    # torch.compile the generator (same losses to ~1e-6; the first step pays the
+                                      # compile time; isnet bench train measures whether it wins)
+    # Small-scale stability (labelled wherever used; the paper profile keeps 0 / 0):
+    adv_warmup: int = 0               # iterations of L1 + feature terms only before the adversarial terms (and
+                                      # D's updates) start; D is also never stepped while its weight is 0
+    ema: float = 0.0                  # decay of an exponential moving average of G's weights (0 = off); when on,
+                                      # validation, evaluation and inference use the average
 
     def check(self) -> None:
         _require(self.iterations >= 1, "train.iterations", self.iterations, "at least 1")
@@ -153,6 +166,8 @@ class TrainConfig:
         _require(self.log_every >= 1, "train.log_every", self.log_every, "at least 1")
         _require(self.keep_last >= 1, "train.keep_last", self.keep_last, "at least 1")
         _require(self.amp in AMP_MODES, "train.amp", self.amp, list(AMP_MODES))
+        _require(self.adv_warmup >= 0, "train.adv_warmup", self.adv_warmup, "0 or more iterations")
+        _require(0 <= self.ema < 1, "train.ema", self.ema, "0 (off) or a decay in (0, 1) such as 0.999")
         _require(isinstance(self.compile, bool), "train.compile", self.compile, "true or false")
 
 

@@ -456,26 +456,36 @@ class GeneratedMasks:
     """Free-form masks from :mod:`isnet.masks`, drawn from the per-sample generator.
 
     ``family=None`` picks a family per sample (uniformly among ``isnet.masks.FAMILIES``).
+    ``buckets="paper"`` draws masks as the evaluation pairs are drawn: a hole-ratio bucket uniformly
+    (10–20 … 40–50 %), then a mask whose ratio lies in it, so training sees the evaluation's mask
+    distribution (families and hole sizes) rather than one family's unbounded ratios.
     """
 
     kind = "generated"
 
-    def __init__(self, family: str | None = None):
+    def __init__(self, family: str | None = None, buckets: str | None = None):
         from . import masks
 
         if family is not None and family not in masks.FAMILIES:
             raise ValueError(f"unknown mask family {family!r}; choose one of {sorted(masks.FAMILIES)}")
-        self.family = family
+        if buckets is not None and buckets not in masks.BUCKET_SCHEMES:
+            raise ValueError(f"unknown bucket scheme {buckets!r}; choose one of {sorted(masks.BUCKET_SCHEMES)}")
+        self.family, self.buckets = family, buckets
 
     def sample(self, rng: np.random.Generator, size: int) -> torch.Tensor:
         from . import masks
 
-        family = self.family or sorted(masks.FAMILIES)[int(rng.integers(len(masks.FAMILIES)))]
-        hole = masks.generate_hole(size, size, rng, family)
+        if self.buckets is not None:
+            bounds = list(masks.BUCKET_SCHEMES[self.buckets].values())
+            hole = masks.sample_hole_in_bucket(size, size, rng, bounds[int(rng.integers(len(bounds)))], self.family)
+        else:
+            family = self.family or sorted(masks.FAMILIES)[int(rng.integers(len(masks.FAMILIES)))]
+            hole = masks.generate_hole(size, size, rng, family)
         return torch.from_numpy((~hole).astype(np.float32))[None]
 
     def describe(self) -> str:
-        return f"generated ({self.family or 'mixed families'})"
+        what = f"generated ({self.family or 'mixed families'})"
+        return what + (f", hole ratios as the {self.buckets} buckets" if self.buckets else "")
 
 
 class FileMasks:

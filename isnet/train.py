@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import json
 import math
 import os
@@ -150,21 +151,49 @@ class Engine:
         self.scaler_d = torch.amp.GradScaler(self.device.type, enabled=fp16)
         if dist_.world > 1:
             self._broadcast_from_rank0()
+        # train.ema > 0: an averaged copy of G (eval mode: its spectral norms use the copied u/v as they are)
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if t.ema > 0 else None
+        self.ema_updates = 0
         if t.compile:
             self._compile()
 
     def _compile(self) -> None:
-        """``train.compile``: ``nn.Module.compile`` (in place: state-dict keys and checkpoints are unchanged) of G
-        and the feature backbone(s). G's finite-input check is dropped (a graph break; the loss's finite check
-        still stops a bad run). D stays eager: its step runs it twice before one backward, and spectral norm's
-        in-place u/v updates would invalidate tensors the compiled graph saved. The EMA copy stays eager too."""
+        """``train.compile``: ``nn.Module.compile`` of G, in place (state-dict keys and checkpoints unchanged).
+
+        G's finite-input check is dropped (a graph break; the loss's finite check still stops a bad run). Only
+        G: the VGG backbone compiled ran slower than eager oneDNN on the CPU (0.83× the step, ``isnet bench
+        train``), and D's step runs D twice before one backward, so spectral norm's in-place u/v updates would
+        invalidate tensors a compiled D saved. The EMA copy stays eager (validation only).
+        """
         if hasattr(self.G, "validate_inputs"):
             self.G.validate_inputs = False
         self.G.compile()
-        for name in ("backbone", "perceptual_net", "style_net"):
-            net = getattr(self.loss, name, None)
-            if isinstance(net, nn.Module):
-                net.compile()
+
+    @property
+    def eval_generator(self) -> nn.Module:
+        """The generator that validation, evaluation and inference use: the EMA copy when there is one."""
+        return self.G_ema if self.G_ema is not None else self.G
+
+    def adversarial_active(self, iteration: int | None) -> bool:
+        """Whether the adversarial terms and D's update run at this (1-based) iteration.
+
+        Never when the adversarial weight is 0 (the generator's loss does not look at D, so D's step
+        would be wasted work), and not during the ``train.adv_warmup`` iterations.
+        """
+        if self.loss.weights.adversarial == 0:
+            return False
+        return iteration is None or iteration > self.cfg.train.adv_warmup
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        """ema ← d·ema + (1 − d)·G with d = min(decay, (1 + n)/(10 + n)), so early averages are not stale."""
+        self.ema_updates += 1
+        n = self.ema_updates
+        d = min(self.cfg.train.ema, (1 + n) / (10 + n))
+        for pe, p in zip(self.G_ema.parameters(), self.G.parameters()):
+            pe.lerp_(p.detach(), 1 - d)
+        for be, b in zip(self.G_ema.buffers(), self.G.buffers()):
+            be.copy_(b)
 
     # -- distributed helpers -------------------------------------------------------------------
     @torch.no_grad()
@@ -205,17 +234,20 @@ class Engine:
         known = known.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
         return image, known
 
-    def step(self, image: torch.Tensor, known: torch.Tensor, poison: bool = False) -> dict[str, float]:
+    def step(self, image: torch.Tensor, known: torch.Tensor, poison: bool = False,
+             iteration: int | None = None) -> dict[str, float]:
         """Generator backward and step first, then the discriminator's. Returns the logged terms.
 
+        ``iteration`` (1-based) decides whether the adversarial warm-up is over; None = it is.
         Raises ``FloatingPointError`` (before any weight changes) if the generator or
         discriminator loss is not finite; ``poison`` injects that failure for tests.
         """
         image, known = self.prepare(image, known)
         amp = self.cfg.train.amp
+        adversarial = self.adversarial_active(iteration)
         with autocast(self.device, amp):
             pred = self.G(image * known)
-            g_total, g_log = self.loss.generator_loss(pred, image, known, self.D)
+            g_total, g_log = self.loss.generator_loss(pred, image, known, self.D, adversarial=adversarial)
         if poison:
             g_total = g_total * float("nan")
             g_log["total"] = float("nan")
@@ -225,6 +257,11 @@ class Engine:
         self._average_gradients(self.G)
         self.scaler_g.step(self.opt_g)
         self.scaler_g.update()
+        if self.G_ema is not None:
+            self._update_ema()
+        g_terms = {f"g_{k}": v for k, v in g_log.items()}
+        if not adversarial:
+            return g_terms
 
         with autocast(self.device, amp):
             d_total, d_log = self.loss.discriminator_loss(pred.detach(), image, self.D)
@@ -234,18 +271,25 @@ class Engine:
         self._average_gradients(self.D)
         self.scaler_d.step(self.opt_d)
         self.scaler_d.update()
-        return {**{f"g_{k}": v for k, v in g_log.items()}, **{f"d_{k.removeprefix('d_')}": v for k, v in d_log.items()}}
+        return {**g_terms, **{f"d_{k.removeprefix('d_')}": v for k, v in d_log.items()}}
 
     # -- state ---------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        return {
+        state = {
             "generator": self.G.state_dict(), "discriminator": self.D.state_dict(),
             "optimizer_g": self.opt_g.state_dict(), "optimizer_d": self.opt_d.state_dict(),
             "scaler_g": self.scaler_g.state_dict(), "scaler_d": self.scaler_d.state_dict(),
         }
+        if self.G_ema is not None:
+            state["generator_ema"] = self.G_ema.state_dict()
+            state["ema_updates"] = self.ema_updates
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.G.load_state_dict(state["generator"])
+        if self.G_ema is not None:
+            self.G_ema.load_state_dict(state["generator_ema"])
+            self.ema_updates = int(state["ema_updates"])
         self.D.load_state_dict(state["discriminator"])
         self.opt_g.load_state_dict(state["optimizer_g"])
         self.opt_d.load_state_dict(state["optimizer_d"])
@@ -269,6 +313,8 @@ def build_train_dataset(cfg: Config):
         mask_spec, mask_opts = "generated", {"family": d.masks}
     elif d.masks in ("mixed", "generated"):
         mask_spec, mask_opts = "generated", {"family": None}
+    elif d.masks in masks.BUCKET_SCHEMES:  # "paper": the evaluation pairs' families and hole-ratio buckets
+        mask_spec, mask_opts = "generated", {"family": None, "buckets": d.masks}
     else:
         mask_spec, mask_opts = d.masks, {"holes": d.holes}
     return data.TrainDataset(source, d.size, masks=mask_spec, mask_opts=mask_opts, seed=cfg.train.seed, crop=d.crop,
@@ -545,6 +591,7 @@ class _Run:
         self.resumed_from: str | None = None
         self.best: dict[str, Any] = {}
         self.val: dict[str, float] = {}
+        self.val_iteration = 0
         self.stop_requested = False
 
     # -- setup ---------------------------------------------------------------------------------
@@ -605,6 +652,7 @@ class _Run:
             self.engine.load_state_dict(ckpt)
             start = int(ckpt["iteration"])
             self.best, self.val = dict(ckpt.get("best") or {}), dict(ckpt.get("val") or {})
+            self.val_iteration = start
             self.last_checkpoint = path
             self.resumed_from = str(path)
             restore_rng(ckpt["rng"])
@@ -620,6 +668,8 @@ class _Run:
         bar = tqdm(total=t.iterations, initial=start, disable=not (self.progress and main), dynamic_ncols=True,
                    desc=f"train {self.run_dir.name}", unit="it")
         window: dict[str, float] = {}
+        counts: dict[str, int] = {}
+        postfix: dict[str, str] = {}  # nothing about validation until one has run
         window_n, window_t = 0, time.perf_counter()
         t0, iteration = time.perf_counter(), start
         restore_signals = self._install_stop_handler() if self.dist.world == 1 else (lambda: None)
@@ -628,30 +678,38 @@ class _Run:
                 iteration += 1
                 poison = self.inject_nan_at is not None and iteration == self.inject_nan_at
                 try:
-                    terms = self.engine.step(image, known, poison=poison)
+                    terms = self.engine.step(image, known, poison=poison, iteration=iteration)
                 except FloatingPointError as e:
                     last = str(self.last_checkpoint) if self.last_checkpoint else "none (no checkpoint yet)"
                     raise NonFiniteLossError(
                         f"{e} at iteration {iteration} of {self.run_dir}; stopping. Last good checkpoint: {last}. "
                         "Try a lower learning rate, train.amp=none, or check the data.") from e
-                for k, v in terms.items():
+                for k, v in terms.items():  # D's terms are absent while D is not stepped (warm-up)
                     window[k] = window.get(k, 0.0) + v
+                    counts[k] = counts.get(k, 0) + 1
                 window_n += 1
                 bar.update(1)
                 if main and self.on_step is not None:
                     self.on_step(iteration, terms)
                 if iteration % t.log_every == 0 or iteration == end:
                     now = time.perf_counter()
-                    row = {"iteration": iteration, **{k: v / window_n for k, v in window.items()},
+                    row = {"iteration": iteration, **{k: v / counts[k] for k, v in window.items()},
                            "lr_g": t.lr_g, "lr_d": t.lr_d, "it_per_s": window_n / max(now - window_t, 1e-9),
                            "seconds": now - t0}
                     self.metrics_log.write(row)
-                    bar.set_postfix(g=f"{row['g_total']:.3f}", d=f"{row['d_total']:.3f}",
-                                    psnr=f"{self.val.get('psnr', float('nan')):.2f}", refresh=False)
-                    window, window_n, window_t = {}, 0, now
+                    postfix["g"] = f"{row['g_total']:.3f}"
+                    if "d_total" in row:
+                        postfix["d"] = f"{row['d_total']:.3f}"
+                    if "psnr" in self.val:
+                        postfix["val_psnr"] = f"{self.val['psnr']:.2f}@{self.val_iteration}"
+                    bar.set_postfix(postfix, refresh=False)
+                    window, counts, window_n, window_t = {}, {}, 0, now
                 stopping = self.stop_requested or iteration == end
                 if iteration % t.val_every == 0 or stopping:
                     self._validate_and_save(iteration)
+                    if "psnr" in self.val:
+                        postfix["val_psnr"] = f"{self.val['psnr']:.2f}@{iteration}"
+                        bar.set_postfix(postfix)
                 if self.stop_requested:
                     break
         finally:
@@ -662,7 +720,8 @@ class _Run:
 
     def _validate_and_save(self, iteration: int) -> None:
         if self.dist.main:
-            self.val, outputs = validate(self.engine.G, self.val_batches, self.device)
+            self.val, outputs = validate(self.engine.eval_generator, self.val_batches, self.device)
+            self.val_iteration = iteration
             self.val_log.write({"iteration": iteration, **self.val})
             atomic_write_bytes(self.run_dir / "samples" / f"iter_{iteration:08d}.png",
                                sample_grid(self.val_batches, outputs))

@@ -13,6 +13,7 @@ BENCHES = {
     "pra": "isnet.bench.pra",        # PRA vs one-shot latency and passes per bucket
     "data": "isnet.bench.data",      # loader images/s vs the training step's consumption
     "table3": "isnet.bench.table3",  # the paper's Table 3 and training it/s
+    "learn": "isnet.bench.learn",    # learning curve vs Telea / NS / biharmonic: sets each profile's budget
     "train": "isnet.bench.train",    # training images/s at a profile's scale: the authors' path vs ours, fast paths
 }
 

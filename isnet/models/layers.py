@@ -87,7 +87,12 @@ class Upsample(nn.Module):
 def normal_init_(model: nn.Module, std: float = 0.001) -> None:
     """The authors' ``init_weights('normal', gain=0.001)``: conv weights ~ N(0, std), biases 0.
 
-    With spectral norm the write lands in ``weight_orig``, whose scale SN divides away.
+    With spectral norm the write lands in ``weight_orig``, whose scale SN divides away in the forward
+    pass, but not in training: Adam moves every raw weight by about ``lr`` per step whatever its size,
+    so at std 0.001 and lr 1e-4 each step changes a weight by ~10 % and small generators collapse to a
+    constant output within a few hundred iterations (docs/learning.md). ``model.init_gain=0.02``
+    (EdgeConnect's value) makes the same step ~0.5 % and is what the CPU profiles use; the paper
+    profile and the authors' released weights keep 0.001.
     """
     for m in model.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
