@@ -279,7 +279,7 @@ def _from_pil(img, fmt: str | None) -> Pixels:
     if grey is not None:
         grey = np.clip(grey, 0.0, 1.0).astype(np.float32, copy=False)
         rgb = np.repeat(grey[..., None], 3, axis=-1)
-    rgb = np.ascontiguousarray(np.clip(rgb, 0.0, 1.0), dtype=np.float32)
+    rgb = np.ascontiguousarray(rgb, dtype=np.float32)  # 8-bit data is in [0, 1] already; grey was clipped above
     if alpha is not None:
         alpha = np.ascontiguousarray(alpha, dtype=np.float32)
     return Pixels(rgb, alpha, mode, tuple(notes))

@@ -498,3 +498,47 @@ def test_load_pair_names_the_files(tmp_path):
     Image.fromarray(hole_mask(20, 20)).save(tmp_path / "m.png")
     with pytest.raises(ValueError, match=r"m\.png is 20×20 but image .*i\.png is 50×40"):
         load_pair(tmp_path / "i.png", tmp_path / "m.png")
+
+
+@pytest.mark.slow
+def test_a_5000_pixel_photo_stays_under_the_memory_bound(tmp_path):
+    """The README's figure: `isnet inpaint` on a 5000×5000 photo peaks under --max-memory (default 4 GB).
+
+    Run with `pytest -m slow tests/test_bad_inputs.py -k memory_bound -s` to print the plan, peak RSS and time.
+    """
+    import resource
+    import subprocess
+    import sys
+    import time
+
+    n = 5000
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0:n, 0:n].astype(np.float32) / n
+    img = np.stack([0.5 + 0.4 * np.sin(6 * x + 2 * y), 0.5 + 0.4 * np.cos(5 * y - 3 * x), 0.4 + 0.3 * x * y], -1)
+    img += rng.normal(0, 0.03, img.shape).astype(np.float32)
+    Image.fromarray((np.clip(img, 0, 1) * 255).astype(np.uint8)).save(tmp_path / "photo.jpg", quality=90)
+    del img, x, y
+    mask = np.zeros((n, n), np.uint8)
+    for _ in range(40):  # rectangles, about 13 % of the image
+        h, w = rng.integers(100, 500, 2)
+        r, c = rng.integers(0, n - 500, 2)
+        mask[r:r + h, c:c + w] = 255
+    Image.fromarray(mask).save(tmp_path / "photo.png")
+    cfg = PROFILES["test"].with_overrides(["model.width=0.25", "model.blocks=4"]).resolve()
+    torch.manual_seed(0)
+    g = build_generator("isnet", blocks=4, width=0.25)
+    ckpt = save_checkpoint(tmp_path / "run", {"format": FORMAT, "iteration": 0, "generator": g.state_dict(),
+                                              "config": cfg.to_dict()}, keep_last=1)
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "isnet", "inpaint", "--checkpoint", str(ckpt), "--images",
+                           str(tmp_path / "photo.jpg"), "--masks", str(tmp_path / "photo.png"), "--out",
+                           str(tmp_path / "out"), "--no-progress"], capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024  # bytes (Linux reports kB)
+    print(f"\n{proc.stdout.strip()}\npeak RSS {peak / 2**30:.2f} GiB, wall {wall:.0f} s")
+    assert proc.returncode == 0, proc.stderr
+    assert "tiles of" in proc.stdout
+    assert peak < 4 * 2**30
+    out = np.asarray(Image.open(tmp_path / "out" / "photo.png"))
+    src = np.asarray(Image.open(tmp_path / "photo.jpg").convert("RGB"))
+    assert np.array_equal(out[mask == 0], src[mask == 0])
