@@ -11,8 +11,8 @@ on a shared machine hits every path alike. Paths:
 - **authors, profile backbone**: the same two-copies / four-passes path on the profile's own backbone and GAN
   loss, to separate what sharing the backbone saves from what VGG16 vs VGG19 saves.
 - **fp32**: our loss path (one shared backbone, gt once without grad) in fp32, NCHW, eager.
-- **channels-last**; **compiled** (``train.compile``: ``torch.compile`` of G and the backbone; its compile time
-  is reported apart, from the first step); **compiled + channels-last**.
+- **channels-last**; **compiled** (``train.compile``: ``torch.compile`` of the generator; its compile time is
+  reported apart, from the first step); **compiled + channels-last**.
 - **bf16 + channels-last** (and compiled): only where bf16 runs in hardware (CUDA, or a CPU with AVX512-BF16 or
   AMX); not the same training, so its loss difference is shown but it is never "the fastest correct path"
   (except for a profile that trains in bf16 anyway, such as ``paper``).
@@ -209,6 +209,76 @@ def bench_profile(profile: str, paths: list[str], repeats: int, warmup: int, dev
     return out
 
 
+def step_breakdown(profile: str, device: torch.device, repeats: int, overrides=(), backbone: str | None = None,
+                   path: str = "fp32") -> list[dict]:
+    """Where one training step's time goes: its parts timed apart, interleaved, on one engine (``path``'s).
+
+    generator: G forward + backward from a unit gradient on its output; feature terms: the perceptual and style
+    terms' backbone passes (gt forward, prediction forward and backward); adversarial term: D on the prediction,
+    frozen, back to the prediction; discriminator step: D on gt and the prediction, backward; optimizer: both
+    Adam steps. The parts add up to about one step (L1, sums and logging are the small rest).
+    """
+    cfg = profile_config(profile, overrides, backbone)
+    engine, c = build_engine(cfg, PATHS[path], device)
+    image, known = fixed_batch(c.data.size, c.train.batch)
+    image, known = engine.prepare(image, known)
+    loss, G, D = engine.loss, engine.G, engine.D
+    with torch.no_grad():
+        pred0 = G(image * known)
+
+    def generator():
+        out = G(image * known)
+        out.backward(torch.ones_like(out))
+
+    def features():
+        pred = pred0.clone().requires_grad_(True)
+        perc, style = loss.feature_terms(pred, image)
+        (perc + style).backward()
+
+    def adversarial():
+        from ..losses import _frozen
+        pred = pred0.clone().requires_grad_(True)
+        with _frozen(D):
+            out, _ = D(pred)
+        loss.gan.g(out).backward()
+
+    def discriminator():
+        total, _ = loss.discriminator_loss(pred0, image, D)
+        total.backward()
+
+    def optimizer():
+        engine.opt_g.step()
+        engine.opt_d.step()
+
+    def step():
+        engine.step(image, known)
+
+    parts = {"whole step": step, "generator forward + backward": generator,
+             "feature terms (backbone passes)": features, "adversarial term (D on the prediction)": adversarial,
+             "discriminator step (D on gt and prediction)": discriminator, "optimizer steps (Adam, G and D)": optimizer}
+    if not c.loss.loss_weights().feature_layers:
+        del parts["feature terms (backbone passes)"]
+    for fn in parts.values():
+        fn()  # warm-up (and gradients for the optimizer part to apply)
+    times: dict[str, list[float]] = {k: [] for k in parts}
+    for _ in range(repeats):
+        for name, fn in parts.items():
+            sync(device)
+            t = time.perf_counter()
+            fn()
+            sync(device)
+            times[name].append(time.perf_counter() - t)
+    whole = statistics.median(times["whole step"])
+    return [{"profile": profile, "path": path, "part": name, "ms": 1000 * statistics.median(ts),
+             "share_pct": 100 * statistics.median(ts) / whole} for name, ts in times.items()]
+
+
+def format_breakdown(rows: list[dict]) -> str:
+    lines = ["| part | ms | share of the step |", "|---|---|---|"]
+    lines += [f"| {r['part']} | {r['ms']:.0f} | {r['share_pct']:.0f} % |" for r in rows]
+    return "\n".join(lines)
+
+
 def bf16_fast(device: torch.device) -> bool:
     """Whether bf16 runs in hardware here (CUDA with bf16, or a CPU whose oneDNN has bf16 kernels)."""
     if device.type == "cuda":
@@ -320,6 +390,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backbone", default=None, help="feature backbone (default: the profile's if cached, "
                                                      "else the random one of its architecture: same cost)")
     p.add_argument("--csv", default=None, help="also write the rows to this CSV file")
+    p.add_argument("--breakdown", action="store_true",
+                   help="also time the parts of one step (generator, feature terms, adversarial term, D step, "
+                        "optimizers) on the authors', fp32 and channels-last paths: where the time goes")
     p.add_argument("--append", action="store_true",
                    help="keep the --csv file's rows of other profiles (the profiles timed now are replaced)")
     p.add_argument("--quick", action="store_true", help="toy sizes (32 px, B=1, width 0.125, batch 2) to check it works")
@@ -356,6 +429,11 @@ def run(args: argparse.Namespace) -> int:
         print(format_table([r for r in rows if r["profile"] == profile]), flush=True)
         if not args.quick:
             print(profile_wall_time(rows, profile))
+        if args.breakdown:
+            for path in (AUTHORS, "fp32", "channels-last"):
+                parts = step_breakdown(profile, device, args.repeats, overrides, args.backbone, path)
+                print(f"\n### {profile}, {path}: where one step's time goes (median of {args.repeats}, interleaved)")
+                print(format_breakdown(parts), flush=True)
     if args.csv:
         import pandas as pd
 
