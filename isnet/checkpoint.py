@@ -184,7 +184,7 @@ def check_compatible(stored: Mapping[str, Any], cfg: Config, source: str = "chec
 # ----------------------------------------------------------------------------------------- generators
 def build_models(cfg: Config) -> tuple[nn.Module, nn.Module]:
     """The generator and discriminator a config describes (D's sigmoid follows the GAN loss)."""
-    from .models import build_discriminator, build_generator
+    from .models import build_discriminator
 
     g = _build_generator(cfg)
     d = build_discriminator(gan_loss=gan_loss_of(cfg), width=cfg.model.d_width, init_gain=cfg.model.init_gain)

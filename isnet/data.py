@@ -930,8 +930,12 @@ def _cli_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+EVAL_SPLITS = {"photos": "test", "celeba": "test", "places2": "val", "folder": "all", "samples": "all"}
+
+
 def _cli_pairs(args: argparse.Namespace) -> int:
-    df = make_pairs(args.source, args.split, args.size, args.per_bucket, args.out, scheme=args.scheme, seed=args.seed,
+    split = args.split or EVAL_SPLITS.get(args.source, "all")
+    df = make_pairs(args.source, split, args.size, args.per_bucket, args.out, scheme=args.scheme, seed=args.seed,
                     family=args.family, overwrite=args.overwrite, upscale=args.upscale, source_opts=_source_opts(args))
     print(f"wrote {len(df)} pairs ({df['image_id'].nunique()} images) to {args.out}, masks in {_mask_dir(Path(args.out))}")
     print(df.groupby("bucket", sort=False)["hole_ratio"].agg(["count", "min", "max"]).to_string())
@@ -996,7 +1000,8 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
     pairs.add_argument("--source", choices=sorted(SOURCES), default="photos")
     pairs.add_argument("--root", default=None, help="folder/.flist (folder), data root (celeba, places2)")
     pairs.add_argument("--large", action="store_true", help="places2: the large images instead of 256 px")
-    pairs.add_argument("--split", default="test")
+    pairs.add_argument("--split", default=None, help="default: the source's held-out split (photos/celeba: test, "
+                                                     "places2: val; folder and samples have one split, all)")
     pairs.add_argument("--size", type=int, default=256)
     pairs.add_argument("--per-bucket", type=int, required=True)
     pairs.add_argument("--scheme", default="paper", help="bucket scheme: paper (4 × 10 %%) or nvidia (6 × 10 %%)")

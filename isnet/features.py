@@ -45,7 +45,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .io import atomic_torch_save, cache_dir, sha256_file
+from .io import atomic_torch_save, cache_dir, load_torch_file, sha256_file
 
 # --------------------------------------------------------------------------------------------------
 # Architectures and layer names
@@ -392,7 +392,7 @@ def _load_hed(spec: Backbone, download: bool) -> dict[str, torch.Tensor]:
         if not download:
             raise _missing(spec.name, path)
         fetch(spec.name)
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = load_torch_file(path, "feature weights")  # one-line errors; never suggests weights_only=False
     digest = tensors_digest(state)
     if digest != spec.sha256["tensors"]:
         raise ValueError(f"{path}: tensor digest {digest} differs from the pinned {spec.sha256['tensors']}; "

@@ -167,7 +167,6 @@ def read_pixels(path: str | os.PathLike, what: str = "image", min_short: int | N
     """
     import math
 
-    import numpy as np
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)

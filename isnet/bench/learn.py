@@ -18,7 +18,6 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 MODELS = {  # model name → row overrides on the profile's base config (isnet: the profile's B)
@@ -136,7 +135,10 @@ class LearningCurve:
                 row[f"vs_{name}"] = res["mean_diff"]
                 row[f"vs_{name}_low"], row[f"vs_{name}_high"] = res["ci95_low"], res["ci95_high"]
             rows.append(row)
-        self.points = pd.concat([self.points, pd.DataFrame(rows)], ignore_index=True)
+        # Merge with what is on disk: another process may be tracing another model into the same file.
+        on_disk = pd.read_csv(self.csv_path) if self.csv_path.exists() else pd.DataFrame()
+        merged = pd.concat([on_disk, self.points, pd.DataFrame(rows)], ignore_index=True)
+        self.points = merged.drop_duplicates(["model", "seed", "iteration", "config_hash", "bucket"], keep="last")
         atomic_write_text(self.csv_path, self.points.to_csv(index=False))
         best = rows[-1]
         print(f"{model} seed {seed} it {iteration}: PSNR {best['psnr']:.2f} dB, vs Telea "

@@ -13,7 +13,7 @@ from torch import nn
 from .discriminator import Discriminator, build_discriminator
 from .isnet import VARIANTS, ISNet, ISNetConfig, build_isnet
 from .layers import fold_spectral_norm, has_spectral_norm, prime_spectral_norm
-from .released import load_released_generator, ours_to_upstream, upstream_to_ours
+from .released import load_released_discriminator, load_released_generator, ours_to_upstream, upstream_to_ours
 from .unet import UNetLike
 
 GENERATORS: dict[str, Callable[..., nn.Module]] = {
@@ -46,6 +46,7 @@ def count_parameters(model: nn.Module) -> int:
 
 __all__ = [
     "GENERATORS", "PROVENANCE", "Discriminator", "ISNet", "ISNetConfig", "UNetLike", "build_discriminator",
-    "build_generator", "count_parameters", "fold_spectral_norm", "has_spectral_norm", "load_released_generator",
+    "build_generator", "count_parameters", "fold_spectral_norm", "has_spectral_norm", "load_released_discriminator",
+    "load_released_generator",
     "ours_to_upstream", "prime_spectral_norm", "upstream_to_ours",
 ]
