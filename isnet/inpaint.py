@@ -411,7 +411,7 @@ def _output_folder(out: Path) -> Iterator[None]:
         raise
 
 
-def inpaint_files(checkpoint: str | os.PathLike | nn.Module, images: str | os.PathLike,
+def inpaint_files(checkpoint: str | os.PathLike | nn.Module | None, images: str | os.PathLike,
                   masks: str | os.PathLike | None, out: str | os.PathLike, pra: bool = False, holes: str = "white",
                   save_raw: bool = False, overwrite: bool = False, device: str = "auto", progress: bool = True,
                   generator_options: dict[str, Any] | None = None, max_memory_gb: float = DEFAULT_MAX_MEMORY_GB,
@@ -422,6 +422,7 @@ def inpaint_files(checkpoint: str | os.PathLike | nn.Module, images: str | os.Pa
     leaves only complete outputs and no empty folder. ``max_memory_gb`` bounds the estimated memory per image
     (tiles above it, see ``plan_image``); ``tile`` forces tiling. ``on_image`` gets an ``ImageReport`` per image.
     ``generator_options`` go to ``isnet.checkpoint.load_generator`` (e.g. ``blocks=`` for a released file).
+    ``checkpoint=None`` uses the small generator shipped with the package (``isnet.pretrained``).
     """
     from tqdm.auto import tqdm
 
@@ -441,10 +442,17 @@ def inpaint_files(checkpoint: str | os.PathLike | nn.Module, images: str | os.Pa
     pairs = pair_files(images, masks)
     targets = _check_outputs(out, pairs, save_raw, overwrite)
     dev = resolve_device(device)
+    if checkpoint is None:
+        from .pretrained import load_pretrained
+
+        checkpoint = load_pretrained()
     generator = (checkpoint if isinstance(checkpoint, nn.Module)
                  else load_generator(checkpoint, **(generator_options or {})))
     generator = generator.to(dev).eval()
-    guarded = GuardedGenerator(generator, str(checkpoint) if not isinstance(checkpoint, nn.Module) else None)
+    source = getattr(generator, "isnet_source", None)
+    guarded = GuardedGenerator(generator, str(checkpoint) if not isinstance(checkpoint, nn.Module) else source)
+    if progress and source:
+        tqdm.write(f"model: {source}")
     plans = validate_pairs(pairs, holes, generator, max_memory_gb * 2**30, tile, pra)
     written = []
     bar = tqdm(total=len(pairs), disable=not progress, desc="inpaint", unit="img", dynamic_ncols=True)
@@ -515,8 +523,10 @@ def add_cli(sub) -> None:
     p = sub.add_parser("inpaint", help="inpaint your own images with a checkpoint (ours or the authors')",
                        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoint", required=True,
-                   help="a run's checkpoints/best.pt or iter_*.pt, or the authors' InpaintingModel_gen.pth")
+    p.add_argument("--checkpoint", default=None,
+                   help="a run's checkpoints/best.pt or iter_*.pt, or the authors' InpaintingModel_gen.pth; default: "
+                        "the small generator shipped with the package (isnet.pretrained; its name and scores are "
+                        "printed)")
     p.add_argument("--images", required=True, help="an image file or a folder of images")
     p.add_argument("--masks", default=None,
                    help="a mask file (used for every image) or a folder, paired by name (not with --holes alpha)")

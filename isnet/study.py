@@ -864,10 +864,15 @@ class Study:
         return self.train_row(rows[method], self.profile.seeds[0] if seed is None else seed)
 
     def quickstart_model(self, checkpoint: str | os.PathLike | None = None):
-        """A generator: the given checkpoint (ours or the authors' InpaintingModel_gen.pth), else the
-        profile's default ISNet (trained now if it is not there yet)."""
+        """(generator, where it came from): the given checkpoint (ours or the authors' InpaintingModel_gen.pth),
+        else the generator shipped with the package (``isnet.pretrained``), else the profile's default ISNet
+        (trained now if it is not there yet)."""
         from .checkpoint import load_generator
+        from .pretrained import DEFAULT, available, load_pretrained
 
+        if not checkpoint and DEFAULT in available():
+            g = load_pretrained(DEFAULT)
+            return g, g.isnet_source
         path = Path(checkpoint) if checkpoint else _final_checkpoint(self.run_of("table5", "isnet-eq5"))
         return load_generator(path).eval(), str(path)
 

@@ -197,3 +197,30 @@ def test_shipped_generator_round_trip_hash_and_provenance(tmp_path, monkeypatch)
     path.write_bytes(bytes(data))
     with pytest.raises(ValueError, match="sha256"):
         pretrained.load_pretrained("tiny")
+
+
+def test_inpaint_without_checkpoint_uses_the_shipped_generator(tmp_path, monkeypatch, capsys):
+    import numpy as np
+    from PIL import Image
+
+    import isnet.pretrained as pretrained
+    from isnet.cli import main as cli_main
+
+    monkeypatch.setattr(pretrained, "RESOURCES", tmp_path / "resources")
+    (tmp_path / "resources").mkdir()
+    summary = train(BASE.with_overrides({"train.iterations": 1, "train.val_every": 1, "train.batch": 2,
+                                         "data.val_pairs": 2, "out.dir": str(tmp_path / "run")}), progress=False)
+    pretrained.export_pretrained(summary.last_checkpoint, pretrained.DEFAULT, {"summary": "a one-step test model"})
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (40, 56, 3), dtype=np.uint8)).save(tmp_path / "photo.png")
+    mask = np.zeros((40, 56), np.uint8)
+    mask[10:25, 20:40] = 255
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    code = cli_main(["inpaint", "--images", str(tmp_path / "photo.png"), "--masks", str(tmp_path / "mask.png"),
+                     "--out", str(tmp_path / "out")])
+    assert code == 0
+    out = np.asarray(Image.open(next((tmp_path / "out").glob("*.png"))).convert("RGB"))
+    src = np.asarray(Image.open(tmp_path / "photo.png"))
+    assert out.shape == src.shape and (out[mask == 0] == src[mask == 0]).all()
+    captured = capsys.readouterr()
+    assert "one-step test model" in captured.out + captured.err
