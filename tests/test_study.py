@@ -242,3 +242,17 @@ def test_terminal_ticker_shows_run_i_of_n_iteration_and_eta(tmp_path):
     text = ticker.poll()
     assert text.startswith("04_blocks · run 2/3 isnet-b2 seed 0 · it 6/12 · ETA run 0:0")
     assert "table ≈ 0:10 more" in text
+
+
+def test_a_profile_trains_only_its_methods_and_marks_the_rest_not_run(tmp_path):
+    """Depth before breadth: a profile's ``methods`` restricts what any table trains; the paper's other rows
+    stay in the table as "not run"."""
+    from dataclasses import replace
+
+    profile = replace(PROFILES["smoke"], name="smoke-narrow", methods=("isnet",))
+    study = Study(profile, tmp_path, progress=False)
+    result = study.run_table("table8")  # rows isnet-b1..b4: none is in the profile's methods
+    assert result.runs.empty
+    assert not list((tmp_path / "smoke-narrow" / "runs").glob("*/summary.json"))
+    text = result.table.to_string()
+    assert "not run" in text and "mean-fill" in text
