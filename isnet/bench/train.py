@@ -13,7 +13,7 @@ on a shared machine hits every path alike. Paths:
 - **fp32**: our loss path (one shared backbone, gt once without grad) in fp32, NCHW, eager.
 - **channels-last**; **compiled** (``train.compile``: ``torch.compile`` of the generator; its compile time is
   reported apart, from the first step); **compiled + channels-last**.
-- **bf16 + channels-last** (and compiled): only where bf16 runs in hardware (CUDA, or a CPU with AVX512-BF16 or
+- **bf16**, **bf16 + channels-last** (and compiled): only where bf16 runs in hardware (CUDA, or a CPU with AVX512-BF16 or
   AMX); not the same training, so its loss difference is shown but it is never "the fastest correct path"
   (except for a profile that trains in bf16 anyway, such as ``paper``).
 - **fp32, adv. warm-up (no D)**: the ``train.adv_warmup`` phase (D neither run nor stepped).
@@ -62,6 +62,7 @@ PATHS: dict[str, TrainPath] = {
     "channels-last": TrainPath(overrides={"train.channels_last": True}),
     "compiled": TrainPath(overrides={"train.compile": True}),
     "compiled + channels-last": TrainPath(overrides={"train.compile": True, "train.channels_last": True}),
+    "bf16": TrainPath(overrides={"train.amp": "bf16"}, bf16=True),
     "bf16 + channels-last": TrainPath(overrides={"train.amp": "bf16", "train.channels_last": True}, bf16=True),
     "bf16 + channels-last, compiled": TrainPath(overrides={"train.amp": "bf16", "train.channels_last": True,
                                                            "train.compile": True}, bf16=True),
@@ -70,7 +71,7 @@ PATHS: dict[str, TrainPath] = {
     "fp32, batch 2×": TrainPath(overrides={"batch*": 2}, note="not the same training: twice the batch"),
 }
 DEFAULT_PATHS = [AUTHORS, "authors, profile backbone", "fp32", "channels-last", "compiled", "compiled + channels-last",
-                 "bf16 + channels-last", "bf16 + channels-last, compiled", "fp32, adv. warm-up (no D)"]
+                 "bf16", "bf16 + channels-last", "bf16 + channels-last, compiled", "fp32, adv. warm-up (no D)"]
 
 
 # ----------------------------------------------------------------------------------------- config
