@@ -12,3 +12,24 @@ def _seed():
     torch.manual_seed(0)
     np.random.seed(0)
     yield
+
+
+@pytest.fixture(scope="module")
+def tiny_generator():
+    """A width-0.125, one-block ISNet in eval mode (seeded): cheap enough for any test that needs a model."""
+    from isnet.models import build_generator
+
+    torch.manual_seed(0)
+    return build_generator("isnet", blocks=1, width=0.125).eval()
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory, tiny_generator):
+    """``tiny_generator`` saved in our checkpoint format with the matching (test-profile) config."""
+    from isnet.checkpoint import FORMAT, save_checkpoint
+    from isnet.config import PROFILES
+
+    config = PROFILES["test"].with_overrides(["model.width=0.125", "model.blocks=1"]).resolve()
+    return save_checkpoint(tmp_path_factory.mktemp("run"), {"format": FORMAT, "iteration": 1,
+                                                            "generator": tiny_generator.state_dict(),
+                                                            "config": config.to_dict()}, keep_last=1)

@@ -65,16 +65,13 @@ def hole_mask(h=H, w=W):
 
 
 @pytest.fixture(scope="module")
-def generator():
-    torch.manual_seed(0)
-    return build_generator("isnet", blocks=1, width=0.125).eval()
+def generator(tiny_generator):
+    return tiny_generator
 
 
 @pytest.fixture(scope="module")
-def ckpt(tmp_path_factory, generator):
-    run_dir = tmp_path_factory.mktemp("run")
-    return save_checkpoint(run_dir, {"format": FORMAT, "iteration": 1, "generator": generator.state_dict(),
-                                     "config": TINY.to_dict()}, keep_last=1)
+def ckpt(tiny_checkpoint):
+    return tiny_checkpoint
 
 
 @pytest.fixture()

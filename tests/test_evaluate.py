@@ -2,19 +2,14 @@
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from isnet.baselines import inpaint_classical
-from isnet.checkpoint import FORMAT, save_checkpoint
 from isnet.cli import main as cli_main
-from isnet.config import PROFILES
 from isnet.data import PairsDataset, make_pairs
 from isnet.evaluate import evaluate, summarize, write_results
-from isnet.models import build_generator
 from isnet.pra import one_shot
 
-TINY = PROFILES["test"].with_overrides(["model.width=0.125"]).resolve()
 
 
 @pytest.fixture(scope="module")
@@ -25,16 +20,13 @@ def pairs(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def generator():
-    torch.manual_seed(0)
-    return build_generator("isnet", blocks=1, width=0.125).eval()
+def generator(tiny_generator):
+    return tiny_generator
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory, generator):
-    run = tmp_path_factory.mktemp("run")
-    return save_checkpoint(run, {"format": FORMAT, "iteration": 1, "generator": generator.state_dict(),
-                                 "config": TINY.to_dict()}, keep_last=1)
+def checkpoint(tiny_checkpoint):
+    return tiny_checkpoint
 
 
 def test_baseline_rows_match_scikit_image(pairs):
