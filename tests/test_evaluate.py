@@ -19,16 +19,6 @@ def pairs(tmp_path_factory):
     return path
 
 
-@pytest.fixture(scope="module")
-def generator(tiny_generator):
-    return tiny_generator
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tiny_checkpoint):
-    return tiny_checkpoint
-
-
 def test_baseline_rows_match_scikit_image(pairs):
     df = evaluate("telea", pairs, progress=False)
     ds = PairsDataset(pairs)
@@ -47,18 +37,18 @@ def test_baseline_rows_match_scikit_image(pairs):
     assert row["mae_hole"] == pytest.approx(100 * np.abs(gt - comp)[hole].mean(), rel=1e-6)
 
 
-def test_module_and_checkpoint_give_the_same_rows(pairs, generator, checkpoint):
-    generator.train()
-    from_module = evaluate(generator, pairs, progress=False, name="g")
-    assert generator.training, "evaluate must restore the module's mode"
-    from_file = evaluate(checkpoint, pairs, progress=False, name="g")
+def test_module_and_checkpoint_give_the_same_rows(pairs, tiny_generator, tiny_checkpoint):
+    tiny_generator.train()
+    from_module = evaluate(tiny_generator, pairs, progress=False, name="g")
+    assert tiny_generator.training, "evaluate must restore the module's mode"
+    from_file = evaluate(tiny_checkpoint, pairs, progress=False, name="g")
     pd.testing.assert_frame_equal(from_module, from_file)
-    assert evaluate(checkpoint, pairs, progress=False)["method"].iloc[0].endswith("/iter_00000001")
+    assert evaluate(tiny_checkpoint, pairs, progress=False)["method"].iloc[0].endswith("/iter_00000001")
 
 
-def test_pra_is_one_shot_for_small_holes_and_adds_passes_for_big_ones(pairs, generator):
-    one = evaluate(generator, pairs, progress=False).set_index("pair")
-    pra = evaluate(generator, pairs, pra=True, progress=False).set_index("pair")
+def test_pra_is_one_shot_for_small_holes_and_adds_passes_for_big_ones(pairs, tiny_generator):
+    one = evaluate(tiny_generator, pairs, progress=False).set_index("pair")
+    pra = evaluate(tiny_generator, pairs, pra=True, progress=False).set_index("pair")
     assert pra["method"].iloc[0].endswith("+pra") and pra["pra"].all()
     small = pra["hole_ratio"] <= 0.2
     assert (pra.loc[small, "passes"] == 1).all()
@@ -66,12 +56,12 @@ def test_pra_is_one_shot_for_small_holes_and_adds_passes_for_big_ones(pairs, gen
     assert (pra.loc[~small, "passes"] >= 2).all()
 
 
-def test_batch_size_does_not_change_scores(pairs, generator):
-    a = evaluate(generator, pairs, batch_size=1, progress=False)
-    b = evaluate(generator, pairs, batch_size=8, progress=False)
+def test_batch_size_does_not_change_scores(pairs, tiny_generator):
+    a = evaluate(tiny_generator, pairs, batch_size=1, progress=False)
+    b = evaluate(tiny_generator, pairs, batch_size=8, progress=False)
     np.testing.assert_allclose(a["psnr"], b["psnr"], rtol=1e-6)
     image, known, meta = PairsDataset(pairs)[0]
-    comp = one_shot(generator, image[None], known[None])
+    comp = one_shot(tiny_generator, image[None], known[None])
     gt = image.permute(1, 2, 0).double().numpy()
     assert a["psnr"].iloc[0] == pytest.approx(
         peak_signal_noise_ratio(gt, comp[0].permute(1, 2, 0).double().numpy(), data_range=1.0), abs=1e-4)
