@@ -335,8 +335,9 @@ def study_iterations(profile: str) -> tuple[int, int] | None:
         from ..study import PROFILES, TABLES, table_rows
 
         p = PROFILES[profile]
+        wanted = getattr(p, "methods", None)  # depth before breadth: only these methods' rows are trained
         configs = {p.base.with_overrides(dict(r.overrides)).resolve().config_hash()
-                   for t in TABLES for r in table_rows(t, p)}
+                   for t in TABLES for r in table_rows(t, p) if wanted is None or r.id in wanted}
         runs = len(configs) * len(p.seeds)
         return runs + p.search_trials, runs * p.base.train.iterations + p.search_trials * p.search_iterations
     except Exception:  # the study's API moved: the per-run estimate is still printed
