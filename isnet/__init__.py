@@ -3,8 +3,8 @@
 Gong, Li et al., *Image Inpainting Based on Interactive Separation Network and Progressive
 Reconstruction Algorithm*, IEEE Access 2022.
 
-Conventions (see DESIGN.md): images are float N×3×H×W in [0, 1]; a mask tensor is the paper's
-M, called ``known``: 1 = known pixel, 0 = hole, N×1×H×W float.
+Conventions (the authors' code's, docs/authors-code.md §7): images are float N×3×H×W in
+[0, 1]; a mask tensor is the paper's M, called ``known``: 1 = known pixel, 0 = hole, N×1×H×W float.
 """
 
 __version__ = "0.1.0"

@@ -11,7 +11,7 @@ Layout under a run folder::
     checkpoints/iter_00000100.pt   the last ``keep_last`` ones
     checkpoints/best.pt            the best by validation PSNR (best.json says which iteration)
 
-Unlike the authors' code (facts §6.4: generator/discriminator weights and the epoch only), optimizer
+Unlike the authors' code (docs/authors-code.md §11: generator/discriminator weights and the epoch only), optimizer
 state and the iteration are saved, and loading needs no renaming.
 """
 from __future__ import annotations

@@ -134,7 +134,7 @@ VAL_SPLITS = {"photos": "test", "samples": "all", "folder": "all", "celeba": "va
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation (facts §6.1: Adam betas (0, 0.9), G 1e-4, D 1e-5, batch 8) and run mechanics."""
+    """Optimisation (docs/authors-code.md §9: Adam betas (0, 0.9), G 1e-4, D 1e-5, batch 8) and run mechanics."""
 
     iterations: int = 1000
     batch: int = 8                    # global batch; split over processes under torchrun

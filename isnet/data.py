@@ -410,7 +410,7 @@ CROPS: dict[str, Callable[..., tuple[int, int, int]]] = {
 class Augment:
     """Training view: crop + resize, joint horizontal flip, rot90 of the mask only.
 
-    ``crop="center"`` with the defaults is the authors' pipeline (facts §6.3). ``crop="random"`` is
+    ``crop="center"`` with the defaults is the authors' pipeline (docs/authors-code.md §10). ``crop="random"`` is
     ours: a square crop with side ``uniform(*scale)`` × the short side at a random place.
     """
 

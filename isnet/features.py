@@ -1,7 +1,7 @@
 """VGG feature backbones for the perceptual and style losses, each with its provenance.
 
 The paper's perceptual loss needs an ImageNet VGG (Eq. 1: VGG16 pool1–pool3; the authors' code uses
-VGG19 relu1_1…relu5_1). No package reachable offline ships ImageNet VGG weights (offline-data §2), so
+VGG19 relu1_1…relu5_1). No package reachable offline ships ImageNet VGG weights (docs/authors-code.md §15), so
 the registry holds:
 
 ==================  =====================================================================================
@@ -433,7 +433,7 @@ def build_backbone(name: str, layers: Iterable[str], device: torch.device | str 
                    normalize_input: bool = True, download: bool = False) -> VGGFeatures:
     """A frozen VGG returning ``{layer: feature}`` for ``layers`` in one forward.
 
-    ``normalize_input=False`` feeds raw [0, 1] RGB, as the authors' loss code does (facts §3).
+    ``normalize_input=False`` feeds raw [0, 1] RGB, as the authors' loss code does (docs/authors-code.md §8).
     ``download=True`` lets torchvision fetch ImageNet weights when they are not cached; by default a
     missing file is an error naming ``isnet weights fetch NAME``, so no run downloads 500 MB by surprise.
     """

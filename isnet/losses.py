@@ -1,9 +1,9 @@
 """The generator and discriminator objectives of ISNet: L1, adversarial, perceptual, style, feature matching.
 
-Paper (Eq. 1–5) and the authors' code disagree on layers, GAN loss and weights (facts §3, §8), so the
+Paper (Eq. 1–5) and the authors' code disagree on layers, GAN loss and weights (docs/authors-code.md §8, §14), so the
 weights are data: ``LOSS_PRESETS`` holds the paper's Eq. (5) (default) and Eq. (4), and the two configs
 found in the code. Everything is computed on the raw prediction, as the authors do; the discriminator
-sees the raw output too, never the composite (facts §2, §3).
+sees the raw output too, never the composite (docs/authors-code.md §6, §8).
 
 Cost: the perceptual and style terms share ONE backbone (union of their layers) and ONE forward per
 image per step: ground truth once without grad, prediction once. The authors run two VGG19 copies

@@ -4,7 +4,7 @@ Gong, Li et al., *Image Inpainting Based on Interactive Separation Network and P
 Algorithm*, IEEE Access 10 (2022), doi:10.1109/ACCESS.2022.3186009. Every number below is typed from the
 paper's text (``shared/paper/isnet-pra-ieee-access-2022.txt``) exactly as printed; ``tests/test_paper.py``
 re-reads that text and compares every number, so a typo here fails the tests. This is the only place in the
-project where numbers are typed by hand (DESIGN.md, *Results*).
+project where numbers are typed by hand.
 
 Each ``tableN()`` returns a fresh tidy DataFrame: one row per thing the paper measured (a model, a method in a
 mask bucket, ...), its stable id in ``method`` (Tables 5 and 6 add ``bucket``), the measured values as columns
@@ -261,7 +261,7 @@ def table6() -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------------------- Tables 7 and 8
-# Exact parameter counts of our re-implementation, equal to the authors' code (facts §1.6; asserted by
+# Exact parameter counts of our re-implementation, equal to the authors' code (docs/authors-code.md §3; asserted by
 # tests/test_models.py and tests/test_paper.py). ``generator`` is the isnet.models.GENERATORS name.
 PARAMETER_COUNTS: dict[str, int] = {
     "isnet-base": 16_516_995,

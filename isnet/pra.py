@@ -1,6 +1,6 @@
 """The Progressive Reconstruction Algorithm (PRA): inpaint a large hole in several passes.
 
-What the authors' code does (facts §5, ``CLFNet.progressive_test``), which is the default here:
+What the authors' code does (docs/authors-code.md §12, ``CLFNet.progressive_test``), which is the default here:
 
 1. Pass 0: ``out = G(img·M)``, ``comp = out·(1−M) + img·M``.
 2. While the image's hole ratio ``r > 0.2`` and at most ``max_passes`` (10) extra passes have run:
@@ -104,7 +104,7 @@ def check_image_known(image: torch.Tensor, known: torch.Tensor) -> None:
 
 
 def composite(pred: torch.Tensor, image: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
-    """pred·(1−known) + image·known (facts §4)."""
+    """pred·(1−known) + image·known (docs/authors-code.md §7)."""
     return pred * (1 - known) + image * known
 
 

@@ -1,7 +1,7 @@
 """Tables and figures from stored results only, with the paper's numbers beside ours.
 
 Nothing here trains or evaluates a model: every function takes DataFrames (or the files a run wrote) and
-returns a table or a figure, so the report can be regenerated from ``results/<profile>/`` alone (DESIGN.md).
+returns a table or a figure, so the report can be regenerated from ``results/<profile>/`` alone.
 
 Per-pair results, the input of :func:`claim_verdicts` and :func:`side_by_side`, are tidy rows, one per
 (method, evaluation pair, seed)::

@@ -1,8 +1,8 @@
 """The Optuna search over the five loss weights (paper §III-C and Table 1).
 
 The authors' ``tune_parameters.py`` drew every weight log-uniformly from [0.1, 300] and trained 50 models
-for 10 epochs × 3,200 steps at batch 16 (facts §3); the paper reports ten of them as Table 1. This module
-runs the same search space with a choice of sampler ("random", as the authors did, or "tpe"), median
+for 10 epochs × 3,200 steps at batch 16 (docs/authors-code.md §13); the paper reports ten of them as Table 1.
+This module runs the same search space with a choice of sampler ("random", as the authors did, or "tpe"), median
 pruning on the validation PSNR reported during training, and a storage several workers can share:
 
 - ``sqlite:///results/<profile>/optuna.db`` (the default) or any SQLAlchemy URL such as
@@ -145,7 +145,7 @@ def build_pruner(name: str = "median", iterations: int = 1000, warmup: float = 0
                  n_startup_trials: int = 5) -> optuna.pruners.BasePruner:
     """Median pruning on validation PSNR, off during the first ``warmup`` fraction of training.
 
-    Early GAN validation PSNR is noisy and says little about the end (facts §3: the authors trained each
+    Early GAN validation PSNR is noisy and says little about the end (docs/authors-code.md §13: the authors trained each
     candidate 32,000 steps), hence no pruning before ``warmup·iterations`` and before ``n_startup_trials``
     trials have completed.
     """

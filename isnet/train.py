@@ -1,6 +1,6 @@
 """The training loop: single process or ``torchrun``, exact resume, bf16/fp16, deterministic mode.
 
-One iteration (facts §3, reordered so that it runs on current PyTorch):
+One iteration (docs/authors-code.md §9, reordered so that it runs on current PyTorch):
 
 1. ``pred = G(img·known)``; generator loss on the raw prediction (D frozen);
 2. generator backward and Adam step;

@@ -439,7 +439,7 @@ def test_authors_discriminator_file_with_feature_aliases(tmp_path):
 
 
 def _authors_base_keys(head_in_sequential: bool):
-    """ablation/network_base.py RFFNet_base (B = 4), from the facts' description, not from our mapping:
+    """ablation/network_base.py RFFNet_base (B = 4), from docs/authors-code.md §5, not from our mapping:
     as RFFNet, but low→high is bilinear (no fuse_layers.0.1 weights), no up_layer, and the head is a plain
     1×1 conv with bias called final_layer."""
     sn = ("weight_orig", "weight_u", "weight_v")

@@ -1,4 +1,4 @@
-"""The ISNet family, exact to the parameter (facts §1.6), and its behaviour at the edges."""
+"""The ISNet family, exact to the parameter (docs/authors-code.md §3), and its behaviour at the edges."""
 import re
 
 import pytest
@@ -8,7 +8,7 @@ from isnet.models import (GENERATORS, build_discriminator, build_generator, coun
                           has_spectral_norm, load_released_generator, ours_to_upstream)
 from isnet.models.layers import normal_init_
 
-# facts §1.6 / issue: exact counts at width=1
+# docs/authors-code.md §3: exact counts at width=1
 EXPECTED = [
     ("isnet", {"blocks": 4}, 24_774_307),
     ("isnet", {"blocks": 3}, 23_152_291),
@@ -36,7 +36,7 @@ def test_each_block_adds_the_stated_parameters():
 
 
 def _upstream_keys_from_facts(blocks: int = 4) -> set[str]:
-    """The authors' state-dict names, enumerated from facts §1.6 independently of our mapping."""
+    """The authors' state-dict names, enumerated from docs/authors-code.md §3 independently of our mapping."""
     sn = ("weight_orig", "weight_u", "weight_v")
     keys = {"layer1.downsample.weight"} | {f"layer1.conv_block.{i}.{s}" for i in (1, 4) for s in sn}
     for k in range(4):
@@ -92,7 +92,7 @@ def test_released_checkpoint_wrong_file(tmp_path):
 
 
 def test_fresh_model_in_eval_mode_is_finite_and_unsaturated():
-    g = build_generator("isnet", blocks=4, width=1.0).eval()  # no train-mode forward before (facts §1.7)
+    g = build_generator("isnet", blocks=4, width=1.0).eval()  # no train-mode forward before (docs/authors-code.md §4)
     with torch.no_grad():
         y = g(torch.rand(1, 3, 64, 64))
     assert torch.isfinite(y).all()

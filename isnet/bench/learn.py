@@ -5,7 +5,7 @@ reuses the runs when the iteration counts agree) and, every ``--every`` iteratio
 checkpoint on the profile's fixed evaluation pairs, the same pairs the classical methods are scored
 on. Per hole-ratio bucket it records the mean composite PSNR and the paired difference to each
 classical method with a bootstrap 95 % CI over pairs; the first iteration at which that CI lies above
-0 is where a model "beats" the method. This curve sets each profile's budget (DESIGN: depth before
+0 is where a model "beats" the method. This curve sets each profile's budget (README, *Profiles*: depth before
 breadth).
 
 Resumable: the runs resume from their checkpoints, and points already in the curve file are not

@@ -1,4 +1,4 @@
-"""The EdgeConnect PatchGAN discriminator that ISNet uses unchanged (facts §2).
+"""The EdgeConnect PatchGAN discriminator that ISNet uses unchanged (docs/authors-code.md §6).
 
 Five 4×4 convs (strides 2, 2, 2, 1, 1; 64-128-256-512-1 channels), spectral norm and no bias,
 LeakyReLU(0.2) after the first four. 30×30 patch output at 256² (70×70 receptive field).

@@ -1,6 +1,6 @@
 """The ISNet generator (upstream name ``RFFNet``) and its ablation variants.
 
-Structure (facts §1): a stem embeds the masked RGB image into 32 channels; four *phases*
+Structure (docs/authors-code.md §2): a stem embeds the masked RGB image into 32 channels; four *phases*
 (upstream ``stage0..3``) each run **Inpainting** (residual blocks per branch; dilation 1 in the
 high-resolution branch, 2 in the low-resolution branch), **Interaction** (low→high by sub-pixel
 units, high→low by strided convs, low→low by one strided conv) and **Aggregation** (one 3×3 conv
@@ -123,7 +123,7 @@ class Phase(nn.Module):
 class ISNet(nn.Module):
     """ISNet generator: ``forward(img * known) -> prediction`` in [0, 1], same H×W as the input.
 
-    The input is the masked RGB image (holes are 0); there is no mask channel (facts §1.1).
+    The input is the masked RGB image (holes are 0); there is no mask channel (docs/authors-code.md §2).
     Sizes that are not multiples of 16 are reflect-padded and cropped back, never resized.
     """
 
@@ -180,7 +180,7 @@ class ISNet(nn.Module):
 
 
 # Name → options. The paper's model is "isnet"; "authors'" variants reproduce the ablation code
-# exactly (with its confounds, facts §8.8); "ours" toggle a single factor of ISNet.
+# exactly (with its confounds, docs/authors-code.md §5); "ours" toggle a single factor of ISNet.
 VARIANTS: dict[str, dict] = {
     "isnet": {},
     # authors' ablation/network_base.py (RFFNet_base): LeakyReLU, bilinear low→high, 1×1 head on high branch

@@ -116,7 +116,7 @@ def prime_spectral_norm(model: nn.Module, iterations: int = 30) -> int:
     """Run power iterations so that u/v estimate each weight's top singular vectors.
 
     A freshly built SN model starts from random u/v; in eval mode (no power iteration) that
-    gives a tiny sigma estimate and saturated or NaN output (facts §1.7). Priming fixes this
+    gives a tiny sigma estimate and saturated or NaN output (docs/authors-code.md §4). Priming fixes this
     without a train-mode forward. Returns the number of SN layers primed.
     """
     n = 0

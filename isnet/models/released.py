@@ -1,7 +1,7 @@
 """Load the authors' released checkpoints (``InpaintingModel_gen.pth``, ``InpaintingModel_dis.pth``).
 
 The generator file is ``{"generator": state_dict, ["epoch": int]}``; the Places2 model was trained with
-DataParallel, so its keys carry a ``module.`` prefix (facts §7). Upstream names (facts §1.6) map to
+DataParallel, so its keys carry a ``module.`` prefix (docs/authors-code.md §11). Upstream names (§3 there) map to
 ours by the table below; the tensors themselves need no conversion. The authors' ablation "base" model
 (``isnet-base``) has a plain 1×1 head that their file calls ``final_layer`` and we call ``head``.
 

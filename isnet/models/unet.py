@@ -6,7 +6,7 @@ ISNet-style residual blocks at 512 (dilation 2, tanh, zero padding, bias, no SN)
 transposed convs back up (InstanceNorm + ReLU), a 7×7 conv to RGB and (tanh + 1) / 2.
 24,403,715 parameters at width 1. The upstream InstanceNorm widths are mislabelled (they work
 only because IN is non-affine); here they match the conv they follow. The 7×7 convs use
-reflection padding as EdgeConnect does (not stated in the facts; it does not change the count).
+reflection padding as EdgeConnect does (docs/authors-code.md §5 leaves it open; it does not change the count).
 """
 from __future__ import annotations
 
