@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -39,6 +40,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--results-dir", default=None, help="default: the project's results/ folder")
     p.add_argument("--ship", metavar="NAME", help="export the last scored checkpoint of the first model and seed "
                                                   "as the package's shipped generator NAME (isnet.pretrained)")
+    p.add_argument("--report-only", action="store_true",
+                   help="train and score nothing: print, plot (and --ship) from the points already measured")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides for every run")
 
@@ -54,9 +57,12 @@ def run(args: argparse.Namespace) -> int:
     iterations = args.iterations or study.profile.base.train.iterations
     every = args.every or max(1, iterations // 10)
     seeds = args.seeds if args.seeds is not None else [study.profile.seeds[0]]
-    for model in args.models:
+    for model in args.models if not args.report_only else ():
         for seed in seeds:
             curve.trace(model, seed, iterations, every)
+    if curve.points.empty:
+        print(f"no learning-curve points in {curve.csv_path} yet; run without --report-only", file=sys.stderr)
+        return 2
     print(curve.first_wins().to_string(index=False))
     print(f"curve: {curve.csv_path}\nfigure: {curve.figure()}")
     if args.ship:
