@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     print(curve.first_wins().to_string(index=False))
     print(f"curve: {curve.csv_path}\nfigure: {curve.figure()}")
     if args.ship:
-        print(f"shipped: {curve.ship(args.models[0], seeds[0], iterations, args.ship)}")
+        print(f"shipped: {curve.ship(args.models[0], seeds[0], args.ship)}")
     return 0
 
 
@@ -150,17 +150,16 @@ class LearningCurve:
         print(f"{model} seed {seed} it {iteration}: PSNR {best['psnr']:.2f} dB, vs Telea "
               f"{best['vs_telea']:+.2f} [{best['vs_telea_low']:+.2f}, {best['vs_telea_high']:+.2f}]", flush=True)
 
-    def ship(self, model: str, seed: int, iterations: int, name: str) -> Path:
+    def ship(self, model: str, seed: int, name: str) -> Path:
         """Export the last scored checkpoint as ``isnet.pretrained`` generator ``name``, with its scores."""
         from ..pretrained import export_pretrained
 
-        cfg = self.config(model, seed, iterations)
-        p = self.points[(self.points.model == model) & (self.points.seed == seed)
-                        & (self.points.config_hash == cfg.config_hash())]
+        p = self.points[(self.points.model == model) & (self.points.seed == seed)]
         if not len(p):
             raise ValueError(f"no scored checkpoint of {model} seed {seed} to ship; run the curve first")
         k = int(p.iteration.max())
         last = p[p.iteration == k]
+        run = self.study.dir / "runs" / str(last.config_hash.iloc[0])  # the run that was scored (its own config)
         per_bucket = {r.bucket: {"psnr": round(r.psnr, 3), "telea_psnr": round(r.telea_psnr, 3),
                                  "vs_telea": round(r.vs_telea, 3),
                                  "vs_telea_ci95": [round(r.vs_telea_low, 3), round(r.vs_telea_high, 3)]}
@@ -174,8 +173,7 @@ class LearningCurve:
                   "pairs": str(self.pairs.relative_to(self.study.dir.parent.parent))
                   if self.pairs.is_relative_to(self.study.dir.parent.parent) else str(self.pairs),
                   "scores_per_bucket": per_bucket}
-        return export_pretrained(Path(cfg.out.dir) / "checkpoints" / f"iter_{k:08d}.pt", name, scores,
-                                 overwrite=True)
+        return export_pretrained(run / "checkpoints" / f"iter_{k:08d}.pt", name, scores, overwrite=True)
 
     def first_wins(self, baseline: str = "telea") -> pd.DataFrame:
         """Per model, seed and bucket: the first iteration whose paired CI against ``baseline`` is above 0."""
