@@ -45,7 +45,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .io import atomic_torch_save, cache_dir, load_torch_file, sha256_file
+from ..io import atomic_torch_save, cache_dir, load_torch_file, sha256_file
 
 # --------------------------------------------------------------------------------------------------
 # Architectures and layer names
@@ -276,7 +276,7 @@ def _weights_spec(spec: Backbone) -> Backbone:
 # Calibration: per-layer output scales (module docstring)
 # --------------------------------------------------------------------------------------------------
 
-RESOURCES = Path(__file__).resolve().parent / "resources"
+RESOURCES = Path(__file__).resolve().parents[1] / "resources"
 
 
 def calibration_path(name: str) -> Path:
@@ -593,8 +593,8 @@ def _cmd_calibrate(args) -> int:
     """Derive a calibrated backbone's per-layer scales from the photo pool and write the resource file."""
     import json
 
-    from .data import build_source, eval_transform
-    from .io import atomic_write_text, refuse_overwrite
+    from ..data import build_source, eval_transform
+    from ..io import atomic_write_text, refuse_overwrite
 
     spec = _spec(args.name)
     out = Path(args.out) if args.out else calibration_path(args.name)

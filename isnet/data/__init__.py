@@ -39,9 +39,9 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, default_collate
 
-from . import io as _io
+from .. import io as _io
 from . import photos as _photos
-from .io import atomic_write_text, refuse_overwrite, sha256_file
+from ..io import atomic_write_text, refuse_overwrite, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -464,7 +464,7 @@ class GeneratedMasks:
     kind = "generated"
 
     def __init__(self, family: str | None = None, buckets: str | None = None):
-        from . import masks
+        from ..method import masks
 
         if family is not None and family not in masks.FAMILIES:
             raise ValueError(f"unknown mask family {family!r}; choose one of {sorted(masks.FAMILIES)}")
@@ -473,7 +473,7 @@ class GeneratedMasks:
         self.family, self.buckets = family, buckets
 
     def sample(self, rng: np.random.Generator, size: int) -> torch.Tensor:
-        from . import masks
+        from ..method import masks
 
         if self.buckets is not None:
             bounds = list(masks.BUCKET_SCHEMES[self.buckets].values())
@@ -499,7 +499,7 @@ class FileMasks:
     kind = "files"
 
     def __init__(self, source: str | os.PathLike, holes: str = "white"):
-        from . import masks
+        from ..method import masks
 
         source = Path(source)
         if not source.exists():
@@ -523,7 +523,7 @@ class FileMasks:
         self.source, self.holes = source, holes
 
     def sample(self, rng: np.random.Generator, size: int) -> torch.Tensor:
-        from . import masks
+        from ..method import masks
 
         path = self.paths[int(rng.integers(len(self.paths)))]
         return masks.load_known(path, size=(size, size), holes=self.holes)[0]
@@ -653,7 +653,7 @@ def make_pairs(source: str, split: str, size: int, per_bucket: int, out: str | o
     seed and PRA setting scored on this file sees identical pairs. A ``.json`` sidecar records
     how to rebuild the source.
     """
-    from . import masks
+    from ..method import masks
 
     out = Path(out)
     refuse_overwrite(out, overwrite, what="pairs manifest")
@@ -748,7 +748,7 @@ class PairsDataset(Dataset):
         return len(self.table)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]] | Skipped:
-        from . import masks
+        from ..method import masks
 
         row = self.table.iloc[i]
         index = self.indices[i]

@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from .io import atomic_write_bytes, atomic_write_text, cache_dir, refuse_overwrite, sha256_file
+from ...io import atomic_write_bytes, atomic_write_text, cache_dir, refuse_overwrite, sha256_file
 
 MIN_SHORT_SIDE = 256   # a photo must be at least this many pixels on its short side
 MIN_CHROMA = 0.002     # mean chroma (max − min channel, in [0,1]) below this: a grey image, not a colour photo
@@ -56,7 +56,7 @@ def default_manifest_path() -> Path:
     env = os.environ.get("ISNET_PHOTOS_MANIFEST")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parent / "resources" / "photos_manifest.csv"
+    return Path(__file__).resolve().parents[2] / "resources" / "photos_manifest.csv"
 
 
 def photo_root() -> Path:

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from PIL import Image
 from tqdm.auto import tqdm
 
-from .io import atomic_write_bytes, atomic_write_text, refuse_overwrite
+from ..io import atomic_write_bytes, atomic_write_text, refuse_overwrite
 
 # --------------------------------------------------------------------------------------------
 # Hole ratio and buckets
@@ -320,7 +320,7 @@ def read_grey(path: str | os.PathLike) -> np.ndarray:
     true intensity). The grey level is the brightest colour channel premultiplied by alpha, so a stroke
     of any colour on black or on transparency counts as white.
     """
-    from .io import read_pixels
+    from ..io import read_pixels
 
     px = read_pixels(path, "mask")
     grey = px.rgb.max(axis=-1).astype(np.float64)
