@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import struct
 import tempfile
@@ -68,6 +69,45 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
     buf = io.BytesIO()
     torch.save(obj, buf)
     return atomic_write_bytes(path, buf.getvalue())
+
+
+def encode_png(array: Any) -> bytes:
+    """PNG bytes of a uint8 array (H×W grey, H×W×3 RGB or H×W×4 RGBA), the one PNG encoder of the package.
+
+    Pillow's defaults (zlib level 6, no optimisation) and no metadata, so identical arrays always give
+    identical files (saved masks rely on it).
+    """
+    import numpy as np
+    from PIL import Image
+
+    arr = np.asarray(array)
+    if arr.dtype != np.uint8:
+        raise TypeError(f"encode_png takes a uint8 array, got {arr.dtype}; scale and round it first")
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(arr)).save(buf, format="PNG", optimize=False, compress_level=6)
+    return buf.getvalue()
+
+
+def read_jsonl(path: str | os.PathLike, torn_tail: bool = True) -> list[dict]:
+    """The records of a JSON-lines file (blank lines skipped).
+
+    A process killed while appending leaves at most its last line torn; with ``torn_tail`` that last line
+    is dropped if it does not parse. Any other line that does not parse is an error naming ``file:line``.
+    """
+    path = Path(path)
+    lines = path.read_text(errors="replace").splitlines()
+    last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
+    rows = []
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as e:
+            if torn_tail and i == last:
+                break
+            raise ValueError(f"{path}:{i + 1} is not valid JSON ({e})") from None
+    return rows
 
 
 def _umask() -> int:

@@ -15,7 +15,6 @@ What lives here:
 from __future__ import annotations
 
 import argparse
-import io
 import math
 import os
 import re
@@ -29,10 +28,9 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from tqdm.auto import tqdm
 
-from ..io import atomic_write_bytes, atomic_write_text, refuse_overwrite
+from ..io import atomic_write_bytes, atomic_write_text, encode_png, read_pixels, refuse_overwrite
 
 # --------------------------------------------------------------------------------------------
 # Hole ratio and buckets
@@ -320,7 +318,6 @@ def read_grey(path: str | os.PathLike) -> np.ndarray:
     true intensity). The grey level is the brightest colour channel premultiplied by alpha, so a stroke
     of any colour on black or on transparency counts as white.
     """
-    from ..io import read_pixels
 
     px = read_pixels(path, "mask")
     grey = px.rgb.max(axis=-1).astype(np.float64)
@@ -364,9 +361,7 @@ def load_known(path: str | os.PathLike, size: int | tuple[int, int] | None = Non
 
 def _png_bytes(pixels: np.ndarray) -> bytes:
     """Deterministic greyscale PNG encoding (no metadata), so identical masks give identical files."""
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(pixels, np.uint8)).save(buf, format="PNG", optimize=False, compress_level=6)
-    return buf.getvalue()
+    return encode_png(np.asarray(pixels, np.uint8))
 
 
 def save_known(path: str | os.PathLike, known: np.ndarray | torch.Tensor, holes: str = "white",
