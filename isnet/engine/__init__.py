@@ -1,0 +1,1 @@
+"""The engine layer: run configuration, checkpoints, training, evaluation, inpainting and the released weights."""

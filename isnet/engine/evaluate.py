@@ -1,0 +1,255 @@
+"""One ``evaluate()`` for every method: a learned generator (ours or the authors'), or a classical baseline.
+
+Every method is scored the same way on the same fixed pairs (``isnet data pairs`` manifest): PSNR, SSIM
+and MAE (%) of the composite over the whole image, as the paper does, plus hole-only PSNR and MAE
+(``isnet.metrics.score_batch``). The result is tidy, one row per (method, pair), so that any number of
+methods concatenate into one table, ``isnet.metrics.aggregate`` gives per-bucket means with 95 % CIs, and
+``isnet.metrics.paired_bootstrap`` compares two methods pair by pair.
+
+>>> df = evaluate("telea", "pairs.csv")                     # doctest: +SKIP
+>>> df = evaluate("runs/x/checkpoints/best.pt", "pairs.csv", pra=True)  # doctest: +SKIP
+
+``isnet evaluate (--checkpoint C | --method telea|ns|biharmonic) --pairs MANIFEST [--pra] --out DIR``
+writes ``per_pair.csv`` (every row), ``summary.csv`` (tidy aggregate) and ``summary.md``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+import pandas as pd
+import torch
+from torch import nn
+
+from ..method.metrics import METRICS
+
+SUMMARY_METRICS = ("psnr", "ssim", "mae", "psnr_hole", "mae_hole")
+ALL_BUCKETS = "all"
+
+
+# ----------------------------------------------------------------------------------------- methods
+def as_method(method: Any, device: torch.device) -> tuple[Any, str]:
+    """(inpainter, label) for a baseline name, a checkpoint path, a generator module or an Inpainter."""
+    from ..method.baselines import BASELINES, ClassicalInpainter
+    from ..method.pra import Inpainter
+
+    if isinstance(method, Inpainter):
+        return method, getattr(method, "name", type(method).__name__)
+    if isinstance(method, nn.Module):
+        return method.to(device), type(method).__name__.lower()
+    if isinstance(method, (str, os.PathLike)):
+        if str(method) in BASELINES:
+            return ClassicalInpainter(str(method)), str(method)
+        path = Path(method)
+        if path.is_file():
+            from .checkpoint import load_generator
+
+            return load_generator(path).to(device).eval(), _checkpoint_label(path)
+        raise ValueError(f"method {method!r} is neither a classical method ({', '.join(sorted(BASELINES))}) nor a "
+                         "checkpoint file")
+    raise TypeError(f"cannot evaluate a {type(method).__name__}; pass a baseline name, a checkpoint path, a "
+                    "generator module or an isnet.pra.Inpainter")
+
+
+def _checkpoint_label(path: Path) -> str:
+    """``<run folder>/<file stem>`` for our checkpoints, the file name for others."""
+    if path.parent.name == "checkpoints":
+        return f"{path.parent.parent.name}/{path.stem}"
+    return path.stem
+
+
+def _pairs_dataset(pairs: Any):
+    from ..data import PairsDataset
+
+    if isinstance(pairs, (str, os.PathLike)):
+        return PairsDataset(pairs)
+    return pairs
+
+
+def _batches(dataset, batch_size: int):
+    """(image, known, [meta]) batches of the pairs, unreadable images left out (PairsDataset warns)."""
+    from ..data import Skipped
+
+    chunk: list = []
+    for i in range(len(dataset)):
+        item = dataset[i]
+        if isinstance(item, Skipped):
+            continue
+        chunk.append(item)
+        if len(chunk) == batch_size:
+            yield _stack(chunk)
+            chunk = []
+    if chunk:
+        yield _stack(chunk)
+
+
+def _stack(items: list) -> tuple[torch.Tensor, torch.Tensor, list[dict[str, Any]]]:
+    if len({tuple(x[0].shape) for x in items}) > 1:
+        raise ValueError("pairs of different sizes in one batch; use batch_size=1")
+    return torch.stack([x[0] for x in items]), torch.stack([x[1] for x in items]), [dict(x[2]) for x in items]
+
+
+# ----------------------------------------------------------------------------------------- evaluate
+@torch.no_grad()
+def evaluate(method: Any, pairs: Any, pra: bool = False, *, name: str | None = None, device: str = "auto",
+             batch_size: int = 8, pra_kernel: int = 15, progress: bool = True, limit: int | None = None) -> pd.DataFrame:
+    """Score one method on fixed pairs; one row per pair.
+
+    ``method``: ``"telea"``/``"ns"``/``"biharmonic"``/``"patchmatch"``, a checkpoint path (ours or the
+    authors' ``InpaintingModel_gen.pth``), a generator module, or an ``isnet.pra.Inpainter``.
+    ``pairs``: a pairs manifest path or an ``isnet.data.PairsDataset``. ``pra=True`` runs the progressive
+    reconstruction (``isnet.pra.progressive_inpaint``, kernel ``pra_kernel``) instead of one pass.
+
+    Columns: method, pra, pair, image_id, bucket, hole_ratio, passes, psnr, ssim, mae, psnr_hole, mae_hole.
+    """
+    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
+                       "cpu" if device == "auto" else device)
+    inpainter, label = as_method(method, dev)
+    label = name or (label + ("+pra" if pra else ""))
+    dataset = _pairs_dataset(pairs)
+    was_training = isinstance(inpainter, nn.Module) and inpainter.training
+    scorer = inpainter
+    if isinstance(inpainter, nn.Module):
+        from .inpaint import GuardedGenerator
+
+        inpainter.eval()  # train mode would run spectral-norm power iterations, changing the model
+        source = str(method) if isinstance(method, (str, os.PathLike)) else None
+        scorer = GuardedGenerator(inpainter, source).eval()  # NaN or inf output stops the run, naming the file
+    try:
+        df = _score(scorer, label, dataset, pra, dev, batch_size, pra_kernel, progress, limit)
+        if df.empty and len(dataset) and (limit is None or limit > 0):
+            where = f" in {pairs}" if isinstance(pairs, (str, os.PathLike)) else ""
+            raise ValueError(f"none of the {len(dataset)} pairs{where} could be read (see the warnings above); "
+                             "check the image paths, or rebuild the pairs with `isnet data pairs`")
+        return df
+    finally:
+        if was_training:
+            inpainter.train()
+
+
+def _score(inpainter, label: str, dataset, pra: bool, dev: torch.device, batch_size: int, pra_kernel: int,
+           progress: bool, limit: int | None) -> pd.DataFrame:
+    from tqdm.auto import tqdm
+
+    from ..method.metrics import score_batch
+    from ..method.pra import one_shot, progressive_inpaint
+
+    rows = []
+    total = len(dataset) if limit is None else min(limit, len(dataset))
+    with tqdm(total=total, disable=not progress, desc=f"evaluate {label}", unit="pair") as bar:
+        for image, known, metas in _batches(dataset, batch_size):
+            if limit is not None and len(rows) >= limit:
+                break
+            image, known = image.to(dev), known.to(dev)
+            if pra:
+                result = progressive_inpaint(inpainter, image, known, kernel=pra_kernel)
+                comp, passes = result.composite, result.passes.tolist()
+            else:
+                comp, passes = one_shot(inpainter, image, known), [1] * len(image)
+            scores = {k: v.double().cpu().tolist() for k, v in score_batch(comp.float(), image, known).items()}
+            for j, meta in enumerate(metas):
+                rows.append({"method": label, "pra": pra, "pair": meta.get("pair"), "image_id": meta.get("image_id"),
+                             "bucket": meta.get("bucket"), "hole_ratio": meta.get("hole_ratio"),
+                             "passes": int(passes[j]), **{k: scores[k][j] for k in METRICS}})
+            bar.update(len(metas))
+    if limit is not None:
+        rows = rows[:limit]
+    columns = ["method", "pra", "pair", "image_id", "bucket", "hole_ratio", "passes", *METRICS]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def summarize(df: pd.DataFrame, metrics: Sequence[str] = SUMMARY_METRICS) -> pd.DataFrame:
+    """Per (method, bucket) aggregate with 95 % CIs, plus an ``all`` bucket over every pair of a method."""
+    import warnings
+
+    from ..method.metrics import aggregate
+
+    everything = df.assign(bucket=ALL_BUCKETS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # non-finite values are counted in n_nonfinite
+        parts = [aggregate(df, by=("method", "bucket"), metrics=metrics),
+                 aggregate(everything, by=("method", "bucket"), metrics=metrics)]
+    return pd.concat(parts, ignore_index=True)
+
+
+def summary_markdown(summary: pd.DataFrame) -> str:
+    """One row per (method, bucket): n and each metric as ``mean [ci95_low, ci95_high]``."""
+    labels = {"psnr": "PSNR (dB)", "ssim": "SSIM", "mae": "MAE (%)", "psnr_hole": "PSNR hole (dB)",
+              "mae_hole": "MAE hole (%)"}
+    metrics = [m for m in labels if m in set(summary["metric"])]
+    head = "| method | bucket | n | " + " | ".join(labels[m] for m in metrics) + " |"
+    lines = [head, "|---" * (head.count("|") - 1) + "|"]
+    for (method, bucket), g in summary.groupby(["method", "bucket"], sort=False):
+        cells = []
+        by_metric = {r.metric: r for r in g.itertuples(index=False)}
+        n = int(by_metric[metrics[0]].n) if metrics else 0
+        for m in metrics:
+            r = by_metric[m]
+            digits = 3 if m == "ssim" else 2
+            ci = "" if pd.isna(r.ci95_low) else f" [{r.ci95_low:.{digits}f}, {r.ci95_high:.{digits}f}]"
+            cells.append(f"{r.mean:.{digits}f}{ci}")
+        lines.append(f"| {method} | {bucket} | {n} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_results(df: pd.DataFrame, out: str | os.PathLike, overwrite: bool = False) -> dict[str, Path]:
+    """``per_pair.csv``, ``summary.csv`` and ``summary.md`` in ``out``; existing files need ``overwrite``."""
+    from ..io import atomic_write_text, refuse_overwrite
+
+    out = Path(out)
+    paths = {"per_pair": out / "per_pair.csv", "summary": out / "summary.csv", "markdown": out / "summary.md"}
+    for p in paths.values():
+        refuse_overwrite(p, overwrite, "result file")
+    summary = summarize(df)
+    atomic_write_text(paths["per_pair"], df.to_csv(index=False))
+    atomic_write_text(paths["summary"], summary.to_csv(index=False))
+    atomic_write_text(paths["markdown"], summary_markdown(summary))
+    return paths
+
+
+# ----------------------------------------------------------------------------------------- CLI
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from ..io import refuse_overwrite
+
+    method = args.checkpoint or args.method
+    try:
+        if args.out:  # before the (long) evaluation, not after it
+            for name in ("per_pair.csv", "summary.csv", "summary.md"):
+                refuse_overwrite(Path(args.out) / name, args.overwrite, "result file")
+        df = evaluate(method, args.pairs, pra=args.pra, name=args.name, device=args.device,
+                      batch_size=args.batch_size, pra_kernel=args.kernel, progress=not args.no_progress,
+                      limit=args.limit)
+        if args.out:
+            paths = write_results(df, args.out, overwrite=args.overwrite)
+    except (FileNotFoundError, FileExistsError, NotADirectoryError, ValueError) as e:
+        print(f"isnet evaluate: error: {e}", file=sys.stderr)
+        return 2
+    print(summary_markdown(summarize(df)))
+    if args.out:
+        print(f"wrote {', '.join(str(p) for p in paths.values())}")
+    return 0
+
+
+def add_cli(sub) -> None:
+    from ..method.baselines import BASELINES
+
+    p = sub.add_parser("evaluate", help="score a checkpoint or a classical method on fixed pairs (per bucket, 95%% CI)",
+                       description="PSNR, SSIM and MAE of the composite (whole image and hole only) per pair, "
+                                   "aggregated per hole-ratio bucket with 95 % confidence intervals.")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--checkpoint", help="our checkpoint (best.pt, iter_*.pt) or the authors' InpaintingModel_gen.pth")
+    which.add_argument("--method", choices=sorted(BASELINES), help="a classical baseline")
+    p.add_argument("--pairs", required=True, help="pairs manifest written by `isnet data pairs`")
+    p.add_argument("--pra", action="store_true", help="progressive reconstruction instead of one pass")
+    p.add_argument("--kernel", type=int, default=15, help="PRA growth kernel (code: 15, paper Figure 6: 9)")
+    p.add_argument("--out", default=None, help="folder for per_pair.csv, summary.csv, summary.md")
+    p.add_argument("--name", default=None, help="method label in the tables (default from the method)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--limit", type=int, default=None, help="only the first N pairs (a quick look)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing result files in --out")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_cmd_evaluate)

@@ -1,0 +1,548 @@
+"""Inpaint your own images: ``isnet inpaint --checkpoint C --images DIR --masks DIR --out DIR``.
+
+Images and masks are paired by file name (photo.jpg with photo.png); a single mask file applies to
+every image. Masks are white = hole by default (what painting tools make); --holes black for the
+other polarity (the authors' convention); --holes alpha, without --masks, takes each image's
+transparent pixels as the hole. Any image size works: the generator pads to a multiple of 16 and
+crops back, never resizes; an image too big for --max-memory is inpainted in overlapping tiles.
+
+Every pair is decoded and checked (size, mask, memory) before the first file is written; a bad
+pair stops the run with one line per bad file and nothing written. Outputs are PNG composites
+OUT/<name>.png (and OUT/raw/<name>.png with --save-raw), written atomically; nothing is written into
+the input folders and no existing file is replaced unless --overwrite. Known pixels are always the
+input's. Both our checkpoints and the authors' released InpaintingModel_gen.pth are accepted.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import os
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+HOLES = ("white", "black", "alpha")
+DEFAULT_MAX_MEMORY_GB = 4.0
+MIN_TILE = 256
+MAX_TILE = 2048
+# Measured peak memory of a no-grad forward per pixel (see README "Training, evaluation, inference"): about
+# 32 B per high-branch channel + 50 B (ISNet, CPU, width 0.25 and 1); the constants leave a margin.
+BYTES_PER_PIXEL_PER_CHANNEL = 40
+BYTES_PER_PIXEL_FIXED = 64
+BYTES_PER_PIXEL_UNKNOWN_MODEL = 2000
+# Full-size buffers besides the network: decoded image and mask, masked input, prediction, composite,
+# the tile accumulators and PRA's grown masks and composites (float32), and the 8-bit output.
+IMAGE_BYTES_PER_PIXEL = 120
+PRA_BYTES_PER_PIXEL = 80  # PRA's grown masks, per-pass composites and index copies on top
+
+
+class NonFiniteOutputError(ValueError):
+    """The generator returned NaN or inf: its weights (or the hardware) are broken; nothing is written."""
+
+
+class InputErrors(ValueError):
+    """Several bad inputs at once: one line per file (``lines``), raised before anything is written."""
+
+    def __init__(self, lines: list[str]):
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+# ----------------------------------------------------------------------------------------- files
+def _images_in(path: Path) -> list[Path]:
+    return sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                  and not p.name.startswith("."))
+
+
+def pair_files(images: str | os.PathLike, masks: str | os.PathLike | None) -> list[tuple[Path, Path | None]]:
+    """(image, mask) pairs: by file stem for folders; one mask file serves every image; mask None without masks.
+
+    A missing mask, or two mask files with the image's stem, is an error naming the image.
+    """
+    images = Path(images)
+    masks = Path(masks) if masks is not None else None
+    for what, p in (("images", images), ("masks", masks)):
+        if p is not None and not p.exists():
+            raise FileNotFoundError(f"--{what} {p} does not exist")
+    image_files = _images_in(images) if images.is_dir() else [images]
+    if not image_files:
+        raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {images}")
+    if masks is None:
+        return [(img, None) for img in image_files]
+    if masks.is_file():
+        return [(img, masks) for img in image_files]
+    by_stem: dict[str, list[Path]] = {}
+    for m in _images_in(masks):
+        by_stem.setdefault(m.stem, []).append(m)
+    pairs: list[tuple[Path, Path | None]] = []
+    for img in image_files:
+        candidates = [m for m in by_stem.get(img.stem, []) if m.resolve() != img.resolve()]
+        if not candidates:
+            raise FileNotFoundError(f"no mask for image {img}: expected a file named {img.stem}.<png|jpg|...> "
+                                    f"in {masks} (masks are matched by file name)")
+        if len(candidates) > 1:
+            raise ValueError(f"image {img} has several masks in {masks}: "
+                             f"{', '.join(c.name for c in candidates)}; keep one")
+        pairs.append((img, candidates[0]))
+    return pairs
+
+
+def load_image(path: str | os.PathLike) -> torch.Tensor:
+    """An image file as a 1×3×H×W float tensor in [0, 1], at its true intensities (``isnet.io.read_pixels``)."""
+    from ..io import read_pixels
+
+    return _as_tensor(read_pixels(path, "image").rgb)
+
+
+def _as_tensor(rgb: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0).contiguous()
+
+
+def save_image(path: Path, image: torch.Tensor) -> None:
+    """Write a 1×3×H×W (or 3×H×W) [0, 1] tensor as an 8-bit PNG, atomically."""
+    import io
+
+    from PIL import Image
+
+    from ..io import atomic_write_bytes
+
+    array = image.detach().float().cpu().reshape(-1, *image.shape[-2:])
+    array = (array.clamp(0, 1).permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_pair(image_path: Path, mask_path: Path | None, holes: str = "white") -> tuple[torch.Tensor, torch.Tensor]:
+    """The image (1×3×H×W) and its known mask (1×1×H×W, 1 = known), checked; errors and warnings name the file.
+
+    ``holes="alpha"`` (no mask file): transparent pixels (alpha < 0.5) are the hole. With a mask file, an image's
+    transparency is ignored, with a warning. A mask of another size, or one that leaves nothing known, is refused.
+    """
+    from ..io import read_pixels
+    from ..method.masks import load_known
+
+    if holes not in HOLES:
+        raise ValueError(f"holes must be one of {', '.join(HOLES)}, got {holes!r}")
+    px = read_pixels(image_path, "image")
+    image = _as_tensor(px.rgb)
+    if holes == "alpha":
+        if mask_path is not None:
+            raise ValueError(f"--holes alpha takes the holes from each image's transparency, but mask {mask_path} "
+                             "was given; drop --masks, or choose --holes white/black for the mask files")
+        if px.alpha is None:
+            raise ValueError(f"image {image_path} has no alpha channel (mode {px.mode}), so --holes alpha finds no "
+                             "hole; give a mask with --masks, or save the image with transparent holes (RGBA PNG)")
+        known = torch.from_numpy((px.alpha >= 0.5).astype(np.float32))[None, None]
+        name = f"image {image_path} (alpha)"
+    else:
+        if mask_path is None:
+            raise ValueError(f"no mask for image {image_path}: pass --masks, or --holes alpha to use its transparency")
+        if px.transparent_pixels():
+            warnings.warn(f"image {image_path} has {px.transparent_pixels()} transparent pixels; its alpha is ignored "
+                          f"(the holes come from {mask_path.name}); use --holes alpha without --masks to take the "
+                          "transparent pixels as the hole", stacklevel=2)
+        known = load_known(mask_path, holes=holes).to(image.dtype)
+        name = f"mask {mask_path}"
+        if tuple(known.shape[-2:]) != tuple(image.shape[-2:]):
+            h, w = image.shape[-2:]
+            kh, kw = known.shape[-2:]
+            raise ValueError(f"mask {mask_path} is {kw}×{kh} but image {image_path} is {w}×{h}; a mask must have "
+                             "its image's size (nothing is resized silently)")
+    if not bool(known.any()):
+        polarity = "" if holes == "alpha" else f" (with --holes {holes}; is the polarity inverted?)"
+        raise ValueError(f"{name} marks every pixel of {image_path.name} as a hole{polarity}: nothing is known, so "
+                         "the output would be the network's prior, not an inpainting; mark only the hole")
+    if bool(known.all()):
+        warnings.warn(f"{name} marks no hole in {image_path.name}: the output is the input unchanged", stacklevel=2)
+    if any(n.startswith(("16-bit", "32-bit", "float")) or "bit grey" in n for n in px.notes):
+        warnings.warn(f"image {image_path} is {', '.join(px.notes)}: read at its true intensity, written as an "
+                      "8-bit PNG", stacklevel=2)
+    return image, known
+
+
+# ----------------------------------------------------------------------------------------- memory and tiles
+def resolve_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def generator_bytes_per_pixel(generator: nn.Module) -> int:
+    """Peak bytes per input pixel of a no-grad forward (ISNet: from its high-branch width; else a safe guess)."""
+    b = getattr(generator, "base_channels", None)
+    return BYTES_PER_PIXEL_PER_CHANNEL * int(b) + BYTES_PER_PIXEL_FIXED if b else BYTES_PER_PIXEL_UNKNOWN_MODEL
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How one image is run: whole (``tile`` None) or in ``tile``-px tiles overlapping by ``overlap`` px."""
+
+    height: int
+    width: int
+    tile: int | None
+    overlap: int
+    tiles: int
+    estimate: int  # bytes
+
+    def describe(self) -> str:
+        how = "whole" if self.tile is None else f"{self.tiles} tiles of {self.tile} px"
+        size = (f"{self.estimate / 2**30:.1f} GiB" if self.estimate >= 2**30 else
+                f"{max(1, round(self.estimate / 2**20))} MiB")
+        return f"{self.width}×{self.height}, {how}, about {size}"
+
+
+def _starts(length: int, tile: int, overlap: int) -> list[int]:
+    if length <= tile:
+        return [0]
+    step = tile - overlap
+    starts = list(range(0, length - tile, step))
+    return starts + [length - tile]
+
+
+def plan_image(height: int, width: int, generator: nn.Module, max_bytes: float, tile: int | None = None,
+               name: str = "image", pra: bool = False) -> Plan:
+    """Estimate memory from the size alone; tile when the whole image would pass ``max_bytes``, refuse if tiles do.
+
+    ``tile`` forces a tile size (a multiple of 16). The refusal names the limit and the flag that raises it.
+    """
+    per_px = generator_bytes_per_pixel(generator)
+    pixels = height * width
+    buffers = (IMAGE_BYTES_PER_PIXEL + (PRA_BYTES_PER_PIXEL if pra else 0)) * pixels
+    whole = buffers + per_px * pixels
+    if tile is None and whole <= max_bytes:
+        return Plan(height, width, None, 0, 1, whole)
+
+    def refuse(side: int) -> ValueError:
+        need = buffers + per_px * min(side, height) * min(side, width)
+        return ValueError(f"{name} is {width}×{height} ({pixels / 1e6:.0f} MP): it needs about {need / 2**30:.1f} GiB "
+                          f"even in {side}-px tiles, over the limit of {max_bytes / 2**30:.1f} GiB; raise it with "
+                          "--max-memory GB, or downscale the image")
+
+    if tile is None:
+        room = max_bytes - buffers
+        tile = min(MAX_TILE, int(math.sqrt(room / per_px)) // 16 * 16) if room > 0 else 0
+        if tile < MIN_TILE:
+            raise refuse(MIN_TILE)
+    elif tile < 32 or tile % 16:
+        raise ValueError(f"--tile must be a multiple of 16, at least 32; got {tile}")
+    need = buffers + per_px * min(tile, height) * min(tile, width)
+    if need > max_bytes:
+        raise refuse(tile)
+    overlap = min(max(16, tile // 8 // 16 * 16), tile // 2)  # 1/8 of a tile, in steps of 16
+    tiles = len(_starts(height, tile, overlap)) * len(_starts(width, tile, overlap))
+    return Plan(height, width, tile, overlap, tiles, int(need))
+
+
+def _ramp(n: int, overlap: int, before: bool, after: bool) -> torch.Tensor:
+    w = torch.ones(n)
+    ramp = torch.arange(1, overlap + 1, dtype=torch.float32) / (overlap + 1)
+    k = min(overlap, n)
+    if before:
+        w[:k] = torch.minimum(w[:k], ramp[:k])
+    if after:
+        w[n - k:] = torch.minimum(w[n - k:], ramp[:k].flip(0))
+    return w
+
+
+class GuardedGenerator(nn.Module):
+    """A generator that refuses non-finite output (naming the checkpoint) and, given a ``Plan`` with tiles,
+    runs big inputs in overlapping tiles blended by linear ramps (the network is fully convolutional).
+
+    Tiles see only their own context, so a tiled result differs slightly from a whole-image one (which
+    would not fit the memory limit); overlaps hide the seams.
+    """
+
+    def __init__(self, generator: nn.Module, source: str | None = None):
+        super().__init__()
+        self.generator = generator
+        self.source = source or getattr(generator, "isnet_source", None) or type(generator).__name__
+        self.plan: Plan | None = None
+        self.on_tile: Callable[[int, int], None] | None = None
+        self.calls = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        plan = self.plan
+        if plan is not None and plan.tile is not None and (x.shape[-2] > plan.tile or x.shape[-1] > plan.tile):
+            pred = self._tiled(x, plan.tile, plan.overlap)
+        else:
+            pred = self.generator(x)
+        self.calls += 1
+        if not bool(torch.isfinite(pred).all()):
+            bad = int((~torch.isfinite(pred)).sum())
+            raise NonFiniteOutputError(f"the generator from {self.source} returned {bad} NaN or infinite values; "
+                                       "its weights are broken: use an earlier checkpoint of the run or retrain "
+                                       "(nothing was written for this image)")
+        return pred
+
+    def _tiled(self, x: torch.Tensor, tile: int, overlap: int) -> torch.Tensor:
+        n, _, height, width = x.shape
+        ys, xs = _starts(height, tile, overlap), _starts(width, tile, overlap)
+        out = torch.zeros(n, 3, height, width, dtype=x.dtype, device=x.device)
+        weight = torch.zeros(1, 1, height, width, dtype=x.dtype, device=x.device)
+        total, done = len(ys) * len(xs), 0
+        for y0 in ys:
+            th = min(tile, height)
+            wy = _ramp(th, overlap, y0 > 0, y0 + th < height)
+            for x0 in xs:
+                tw = min(tile, width)
+                wx = _ramp(tw, overlap, x0 > 0, x0 + tw < width)
+                w = (wy[:, None] * wx[None, :]).to(x.device, x.dtype)
+                pred = self.generator(x[..., y0:y0 + th, x0:x0 + tw])
+                out[..., y0:y0 + th, x0:x0 + tw] += pred * w
+                weight[..., y0:y0 + th, x0:x0 + tw] += w
+                done += 1
+                if self.on_tile is not None:
+                    self.on_tile(done, total)
+        return out.div_(weight)
+
+
+# ----------------------------------------------------------------------------------------- inference
+@torch.no_grad()
+def inpaint_image(generator: nn.Module, image: torch.Tensor, known: torch.Tensor, pra: bool = False,
+                  raw: bool = False, **pra_options: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(composite, raw prediction or None) for a batch, one-shot or with PRA; known pixels are the input's.
+
+    With PRA the raw prediction (if asked for) is pass 0's: later passes only predict the shrinking hole.
+    """
+    comp, pred, _ = _inpaint(generator, image, known, pra, raw, **pra_options)
+    return comp, pred
+
+
+@torch.no_grad()
+def _inpaint(generator: nn.Module, image: torch.Tensor, known: torch.Tensor, pra: bool, raw: bool,
+             **pra_options: Any) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+    from ..method.pra import composite, progressive_inpaint
+
+    if pra:
+        result = progressive_inpaint(generator, image, known, **pra_options)
+        comp, passes = result.composite, result.passes
+        pred = generator(image * known) if raw else None
+    else:
+        pred = generator(image * known)
+        comp, passes = composite(pred, image, known), torch.ones(image.shape[0], dtype=torch.long)
+        pred = pred if raw else None
+    # whatever the network returned, a known pixel is the input's, bit for bit
+    comp = torch.where(known.bool().expand_as(image), image, comp)
+    return comp, pred, passes
+
+
+def _check_outputs(out: Path, pairs: list[tuple[Path, Path | None]], save_raw: bool, overwrite: bool) -> list[Path]:
+    from ..io import refuse_overwrite
+
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"--out {out} exists and is not a folder; choose a folder")
+    inputs = {p.parent.resolve() for pair in pairs for p in pair if p is not None}
+    if out.resolve() in inputs:
+        raise ValueError(f"--out {out} is an input folder; choose another folder so no input file can be replaced")
+    targets = []
+    seen: dict[Path, Path] = {}
+    for img, _ in pairs:
+        target = out / f"{img.stem}.png"
+        if target in seen:
+            raise ValueError(f"images {seen[target]} and {img} would both be written to {target}; rename one")
+        seen[target] = img
+        targets.append(target)
+        refuse_overwrite(target, overwrite, "output")
+        if save_raw:
+            refuse_overwrite(out / "raw" / target.name, overwrite, "output")
+    return targets
+
+
+@dataclass(frozen=True)
+class ImageReport:
+    """What happened to one image: where it went, how it was run, PRA's passes, the wall time."""
+
+    image: Path
+    target: Path
+    plan: Plan
+    passes: int
+    seconds: float
+
+    def line(self, pra: bool) -> str:
+        how = f"PRA {self.passes} pass{'es' if self.passes != 1 else ''}" if pra else "one pass"
+        return f"{self.image.name} -> {self.target} ({self.plan.describe()}; {how}; {self.seconds:.1f} s)"
+
+
+def validate_pairs(pairs: list[tuple[Path, Path | None]], holes: str, generator: nn.Module, max_bytes: float,
+                   tile: int | None = None, pra: bool = False) -> list[Plan]:
+    """Decode and check every pair (image, mask, sizes, memory) before anything is written.
+
+    Raises ``InputErrors`` with one line per bad pair, so all of them can be fixed in one go.
+    """
+    from ..io import image_size
+
+    plans, errors = [], []
+    for img, msk in pairs:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # they are shown once, when the pair is run
+                h, w = image_size(img, "image")
+                plan = plan_image(h, w, generator, max_bytes, tile, name=f"image {img}", pra=pra)
+                load_pair(img, msk, holes)
+            plans.append(plan)
+        except (ValueError, FileNotFoundError) as e:
+            errors.append(str(e))
+    if errors:
+        raise InputErrors(errors + [f"nothing was written: {len(errors)} of {len(pairs)} input(s) are bad "
+                                    "(fix or remove them, then run again)"] if len(pairs) > 1 else errors)
+    return plans
+
+
+@contextlib.contextmanager
+def _output_folder(out: Path) -> Iterator[None]:
+    """Remove ``out`` (and ``out/raw``) again if this run created them and a failure left them empty."""
+    created = [p for p in (out, out / "raw") if not p.exists()]
+    try:
+        yield
+    except BaseException:
+        for p in reversed(created):
+            with contextlib.suppress(OSError):
+                p.rmdir()  # only when empty
+        raise
+
+
+def inpaint_files(checkpoint: str | os.PathLike | nn.Module | None, images: str | os.PathLike,
+                  masks: str | os.PathLike | None, out: str | os.PathLike, pra: bool = False, holes: str = "white",
+                  save_raw: bool = False, overwrite: bool = False, device: str = "auto", progress: bool = True,
+                  generator_options: dict[str, Any] | None = None, max_memory_gb: float = DEFAULT_MAX_MEMORY_GB,
+                  tile: int | None = None, on_image: Callable[[ImageReport], None] | None = None) -> list[Path]:
+    """Inpaint every (image, mask) pair and write the composites; returns the written composite paths.
+
+    All pairs are checked before the first write (``validate_pairs``); a failure later (a broken generator)
+    leaves only complete outputs and no empty folder. ``max_memory_gb`` bounds the estimated memory per image
+    (tiles above it, see ``plan_image``); ``tile`` forces tiling. ``on_image`` gets an ``ImageReport`` per image.
+    ``generator_options`` go to ``isnet.checkpoint.load_generator`` (e.g. ``blocks=`` for a released file).
+    ``checkpoint=None`` uses the small generator shipped with the package (``isnet.pretrained``).
+    """
+    from tqdm.auto import tqdm
+
+    from .checkpoint import load_generator
+
+    if holes not in HOLES:
+        raise ValueError(f"holes must be one of {', '.join(HOLES)}, got {holes!r}")
+    if holes == "alpha" and masks is not None:
+        raise ValueError(f"--holes alpha takes the holes from each image's transparency, but --masks {masks} was "
+                         "given; drop --masks, or choose --holes white/black for the mask files")
+    if holes != "alpha" and masks is None:
+        raise ValueError("no --masks given: pass a mask file or folder, or --holes alpha to use the images' "
+                         "transparency as the hole")
+    if not max_memory_gb or max_memory_gb <= 0:
+        raise ValueError(f"--max-memory must be a positive number of GB, got {max_memory_gb}")
+    out = Path(out)
+    pairs = pair_files(images, masks)
+    targets = _check_outputs(out, pairs, save_raw, overwrite)
+    dev = resolve_device(device)
+    if checkpoint is None:
+        from .pretrained import load_pretrained
+
+        checkpoint = load_pretrained()
+    generator = (checkpoint if isinstance(checkpoint, nn.Module)
+                 else load_generator(checkpoint, **(generator_options or {})))
+    generator = generator.to(dev).eval()
+    source = getattr(generator, "isnet_source", None)
+    guarded = GuardedGenerator(generator, str(checkpoint) if not isinstance(checkpoint, nn.Module) else source)
+    if progress and source:
+        tqdm.write(f"model: {source}")
+    plans = validate_pairs(pairs, holes, generator, max_memory_gb * 2**30, tile, pra)
+    written = []
+    bar = tqdm(total=len(pairs), disable=not progress, desc="inpaint", unit="img", dynamic_ncols=True)
+    with bar, _output_folder(out):
+        for (img_path, mask_path), target, plan in zip(pairs, targets, plans):
+            bar.set_postfix_str(f"{img_path.name} {plan.describe()}", refresh=True)
+            tile_bar = tqdm(total=plan.tiles, disable=not progress or plan.tile is None, leave=False,
+                            desc=f"  {img_path.name} tiles", unit="tile", dynamic_ncols=True)
+            with tile_bar:
+                guarded.plan = plan
+                guarded.on_tile = lambda done, total: (tile_bar.reset(total) if done == 1 else None,
+                                                       tile_bar.update(1))
+                start = time.perf_counter()
+                image, known = load_pair(img_path, mask_path, holes)
+                comp, raw, passes = _inpaint(guarded, image.to(dev), known.to(dev), pra=pra, raw=save_raw)
+                del image, known
+                save_image(target, comp)
+                if save_raw:
+                    save_image(out / "raw" / target.name, raw)
+            written.append(target)
+            bar.update(1)
+            if on_image is not None:
+                on_image(ImageReport(img_path, target, plan, int(passes[0]), time.perf_counter() - start))
+    return written
+
+
+# ----------------------------------------------------------------------------------------- CLI
+@contextlib.contextmanager
+def _one_line_warnings(prog: str) -> Iterator[None]:
+    """Show warnings as ``isnet inpaint: warning: ...`` lines, without source-code context."""
+    previous = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"{prog}: warning: {message}", file=sys.stderr)
+
+    warnings.showwarning = show
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            yield
+    finally:
+        warnings.showwarning = previous
+
+
+def _cmd_inpaint(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
+    prog = "isnet inpaint"
+    with _one_line_warnings(prog):
+        try:
+            written = inpaint_files(args.checkpoint, args.images, args.masks, args.out, pra=args.pra,
+                                    holes=args.holes, save_raw=args.save_raw, overwrite=args.overwrite,
+                                    device=args.device, progress=not args.no_progress,
+                                    max_memory_gb=args.max_memory, tile=args.tile,
+                                    on_image=lambda r: tqdm.write(r.line(args.pra)))
+        except InputErrors as e:
+            for line in e.lines:
+                print(f"{prog}: error: {line}", file=sys.stderr)
+            return 2
+        except (FileNotFoundError, FileExistsError, NotADirectoryError, ValueError) as e:
+            print(f"{prog}: error: {e}", file=sys.stderr)
+            return 2
+    print(f"wrote {len(written)} composite(s) to {args.out}")
+    return 0
+
+
+def add_cli(sub) -> None:
+    p = sub.add_parser("inpaint", help="inpaint your own images with a checkpoint (ours or the authors')",
+                       description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoint", default=None,
+                   help="a run's checkpoints/best.pt or iter_*.pt, or the authors' InpaintingModel_gen.pth; default: "
+                        "the small generator shipped with the package (isnet.pretrained; its name and scores are "
+                        "printed)")
+    p.add_argument("--images", required=True, help="an image file or a folder of images")
+    p.add_argument("--masks", default=None,
+                   help="a mask file (used for every image) or a folder, paired by name (not with --holes alpha)")
+    p.add_argument("--out", required=True, help="output folder (not an input folder)")
+    p.add_argument("--pra", action="store_true",
+                   help="progressive reconstruction (several passes for big holes; each image's count is printed)")
+    p.add_argument("--holes", choices=HOLES, default="white",
+                   help="white or black: which colour marks the hole in the mask files (default white); alpha: "
+                        "no mask files, each image's transparent pixels are the hole")
+    p.add_argument("--save-raw", action="store_true", help="also write the raw generator output to OUT/raw/")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--max-memory", type=float, default=DEFAULT_MAX_MEMORY_GB, metavar="GB",
+                   help=f"estimated memory per image (default {DEFAULT_MAX_MEMORY_GB:g}); a bigger image is run in "
+                        "overlapping tiles, and refused if even tiles would not fit")
+    p.add_argument("--tile", type=int, default=None, metavar="PX",
+                   help="always run in tiles of this size (a multiple of 16) instead of choosing from --max-memory")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_cmd_inpaint)

@@ -1,0 +1,87 @@
+"""The small generator shipped inside the package, so a student can inpaint without training first.
+
+``isnet/resources/<name>.pt`` holds the generator's weights only (the EMA weights when the run kept
+them), in half precision, a few MB; ``<name>.json`` beside it records the sha256 of that file and the
+provenance: profile, data, iterations, the run's config, and its PSNR against Telea per hole-ratio
+bucket on the profile's fixed test pairs. ``load_pretrained`` checks the hash before loading, as
+torchvision's weight enums do. ``isnet inpaint`` and ``00_quickstart`` use it when no checkpoint is given.
+
+Made by ``export_pretrained(checkpoint, name, scores)`` from a finished run (``isnet bench learn``).
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+
+from .checkpoint import FORMAT, load_checkpoint
+from .config import Config
+from ..io import atomic_torch_save, atomic_write_text, sha256_file
+
+RESOURCES = Path(__file__).resolve().parents[1] / "resources"
+DEFAULT = "isnet-laptop"
+
+
+def pretrained_paths(name: str = DEFAULT) -> tuple[Path, Path]:
+    return RESOURCES / f"{name}.pt", RESOURCES / f"{name}.json"
+
+
+def available() -> list[str]:
+    return sorted(p.stem for p in RESOURCES.glob("*.json") if (RESOURCES / f"{p.stem}.pt").exists()
+                  and "sha256" in json.loads(p.read_text()))
+
+
+def describe(name: str = DEFAULT) -> dict[str, Any]:
+    """The provenance record of a shipped generator."""
+    _, meta = pretrained_paths(name)
+    if not meta.is_file():
+        raise FileNotFoundError(f"no shipped generator {name!r} ({meta} is missing); available: {available()}")
+    return json.loads(meta.read_text())
+
+
+def load_pretrained(name: str = DEFAULT, device: torch.device | str = "cpu") -> nn.Module:
+    """The shipped generator in eval mode, float32, its hash checked; ``.isnet_source`` says which it is."""
+    from ..models import build_generator
+
+    weights, _ = pretrained_paths(name)
+    info = describe(name)
+    digest = sha256_file(weights)
+    if digest != info["sha256"]:
+        raise ValueError(f"{weights}: sha256 {digest} differs from the recorded {info['sha256']}; "
+                         "reinstall the package (the file is damaged or was replaced)")
+    cfg = Config.from_dict(info["config"])
+    g = build_generator(cfg.model.generator, blocks=cfg.model.blocks, width=cfg.model.width)
+    state = torch.load(weights, map_location="cpu", weights_only=True)
+    g.load_state_dict({k: v.float() for k, v in state.items()})
+    g.isnet_source = (f"shipped generator {name!r}: {info['summary']} ({weights.name}, sha256 {digest[:12]})")
+    return g.to(device).eval()
+
+
+def export_pretrained(checkpoint: str | os.PathLike, name: str, scores: Mapping[str, Any],
+                      overwrite: bool = False) -> Path:
+    """Write ``resources/<name>.pt`` (fp16 generator weights) and ``<name>.json`` from one of our checkpoints.
+
+    ``scores``: what to record beside it (profile, data, PSNR vs Telea per bucket, ...); it must hold a
+    one-line ``summary``.
+    """
+    from ..io import refuse_overwrite
+
+    assert "summary" in scores, "scores must include a one-line 'summary' of what the model is"
+    blob = load_checkpoint(checkpoint)
+    if blob.get("format") != FORMAT:
+        raise ValueError(f"{checkpoint} is not an isnet checkpoint")
+    weights, meta = pretrained_paths(name)
+    refuse_overwrite(weights, overwrite, "shipped generator")
+    state = blob.get("generator_ema") or blob["generator"]
+    half = {k: (v.half() if v.is_floating_point() else v) for k, v in state.items()}
+    atomic_torch_save(half, weights)
+    record = {"name": name, "sha256": sha256_file(weights), "bytes": weights.stat().st_size,
+              "weights": "EMA" if blob.get("generator_ema") else "raw", "precision": "float16",
+              "iteration": int(blob["iteration"]), "config_hash": blob.get("config_hash"),
+              "git": blob.get("git"), "config": blob["config"], **dict(scores)}
+    atomic_write_text(meta, json.dumps(record, indent=1, default=str) + "\n")
+    return weights
