@@ -1,4 +1,4 @@
-"""Image sources, conversions, transforms, bad input, training masks, evaluation pairs and the loader,
+"""Image sources, conversions, transforms, bad input, training masks, evaluation pairs and the training stream,
 on small files the tests generate."""
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ import torch
 from PIL import Image
 
 from isnet import data as D
+from isnet.data import sources, transforms
+from isnet.engine.config import Config
 from isnet import masks as M
 
 
@@ -173,7 +175,7 @@ def test_places2_names_match_torchvision():
     """Our file and folder names are the ones torchvision's Places365 reads and writes."""
     from torchvision.datasets import Places365
 
-    assert {v for k, v in D._PLACES_LISTS.items()} == {Places365._FILE_LIST_META[s][0] for s in D._PLACES_LISTS}
+    assert {v for k, v in sources._PLACES_LISTS.items()} == {Places365._FILE_LIST_META[s][0] for s in sources._PLACES_LISTS}
     tv = Places365.__new__(Places365)
     for split in ("train-standard", "val", "test"):
         tv.root, tv.split, tv.small = "/r", split, True
@@ -197,18 +199,18 @@ def test_small_image_error_or_logged_upscale():
     img = photo(1, 40, 50).astype(np.float32) / 255
     with pytest.raises(D.ImageTooSmallError, match="upscale=True"):
         D.eval_transform(img, 64, where="tiny.png")
-    D._UPSCALE_WARNED.discard(64)
+    transforms._UPSCALE_WARNED.discard(64)
     with pytest.warns(UserWarning, match="upscaling"):
         assert D.eval_transform(img, 64, upscale=True, where="tiny.png").shape == (3, 64, 64)
 
 
 def test_random_crop_boxes_stay_inside_and_vary():
     rng = np.random.default_rng(0)
-    boxes = [D._random_box(300, 500, 64, rng, (0.25, 1.0)) for _ in range(50)]
+    boxes = [transforms._random_box(300, 500, 64, rng, (0.25, 1.0)) for _ in range(50)]
     for top, left, side in boxes:
         assert 75 <= side <= 300 and 0 <= top <= 300 - side and 0 <= left <= 500 - side
     assert len({b[2] for b in boxes}) > 10 and len({b[1] for b in boxes}) > 10
-    assert D._random_box(40, 50, 64, rng, (0.25, 0.3))[2] == 40  # never below size when the image allows
+    assert transforms._random_box(40, 50, 64, rng, (0.25, 0.3))[2] == 40  # never below size when the image allows
 
 
 def write_mask_set(path: Path) -> Path:
@@ -270,16 +272,27 @@ def test_file_masks_from_manifest_and_unknown_family(tmp_path, folder):
 # bad input in a dataset: skipped, counted, reported, never replaced
 # ------------------------------------------------------------------------------------------
 
+def _stream(ds, batch, seed=0, workers=0, **kw):
+    """The training data path over ``ds`` with this batch, seed and worker count."""
+    cfg = Config.from_dict({"train.batch": batch, "train.seed": seed, "data.workers": workers})
+    return D.SampleStream(cfg, dataset=ds, **kw)
+
+
 def test_unreadable_images_are_skipped_and_reported(folder):
     (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
     src = D.build_source("folder", root=folder)
     bad = src.index_of("broken.png")
     ds = D.TrainDataset(src, 32)
+    stream = _stream(ds, batch=5)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        batches = list(D.build_loader(ds, batch_size=5, seed=0, num_workers=0, drop_last=False))
-    indices = torch.cat([b["index"] for b in batches]).tolist()
-    assert sorted(indices) == sorted(set(range(len(src))) - {bad})  # skipped, not replaced by another image
+        batches = list(stream.loader(0, 1))
+    keys = stream.keys(0)
+    assert sorted(i for _, i in keys) == list(range(len(src)))
+    kept = [k for k in keys if k[1] != bad]
+    images = torch.cat([image for image, _ in batches])
+    assert len(images) == len(src) - 1  # skipped, not replaced by another image
+    torch.testing.assert_close(images, torch.stack([ds[k]["image"] for k in kept]))
     assert [s.index for s in ds.skipped] == [bad] and "broken.png" in ds.skipped[0].path
     assert any("1 unreadable image(s) were skipped" in str(w.message) for w in caught)
 
@@ -289,52 +302,48 @@ def test_skips_are_gathered_from_workers(folder):
     ds = D.TrainDataset(D.build_source("folder", root=folder), 32)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        n = sum(len(b["image"]) for b in D.build_loader(ds, 2, seed=0, num_workers=2, drop_last=False))
+        n = sum(len(image) for image, _ in _stream(ds, 5, workers=2).loader(0, 1))
     assert n == 4 and len(ds.skipped) == 1 and ds.skipped[0].path.endswith("broken.jpg")
 
 
 # ------------------------------------------------------------------------------------------
-# loader
+# the training stream (the one training data path)
 # ------------------------------------------------------------------------------------------
 
-def _epochs(ds, workers, epochs=2, **kw):
-    loader = D.build_loader(ds, batch_size=2, seed=7, num_workers=workers, **kw)
-    out = []
-    for e in range(epochs):
-        loader.set_epoch(e)
-        out.append([{k: v.clone() for k, v in b.items()} for b in loader])
-    return out
+def _epochs(ds, workers, epochs=2):
+    """Every batch of ``epochs`` epochs (4 images, batch 2: two iterations per epoch)."""
+    stream = _stream(ds, batch=2, seed=7, workers=workers)
+    batches = [(image.clone(), known.clone()) for image, known in stream.loader(0, 2 * epochs)]
+    return [batches[2 * e:2 * e + 2] for e in range(epochs)], [stream.keys(i) for i in range(2 * epochs)]
 
 
 def test_batches_do_not_depend_on_worker_count(folder):
     ds = D.TrainDataset(D.build_source("folder", root=folder), 32, seed=1, crop="random", upscale=True)
-    zero, two = _epochs(ds, 0), _epochs(ds, 2)
+    (zero, keys), (two, _) = _epochs(ds, 0), _epochs(ds, 2)
     for ez, et in zip(zero, two):
         assert len(ez) == len(et) == 2
         for bz, bt in zip(ez, et):
-            for key in ("image", "known", "index"):
-                torch.testing.assert_close(bz[key], bt[key])
-    assert zero[0][0]["index"].tolist() != zero[1][0]["index"].tolist() or not torch.equal(
-        zero[0][0]["known"], zero[1][0]["known"])  # a new epoch draws anew
+            for z, t in zip(bz, bt):  # image, known
+                torch.testing.assert_close(z, t)
+    assert [i for _, i in keys[0]] != [i for _, i in keys[2]] or not torch.equal(
+        zero[0][0][1], zero[1][0][1])  # a new epoch draws anew
 
 
-def test_distributed_sampler_partitions_and_reshuffles(folder):
+def test_distributed_ranks_partition_and_reshuffle(folder):
     ds = D.TrainDataset(D.build_source("folder", root=folder), 32)
     seen = []
     for rank in (0, 1):
-        loader = D.build_loader(ds, 1, seed=0, distributed=True, num_replicas=2, rank=rank, drop_last=False)
-        loader.set_epoch(0)
-        first = [int(b["index"]) for b in loader]
-        loader.set_epoch(1)
-        second = [int(b["index"]) for b in loader]
+        stream = _stream(ds, 2, seed=0, rank=rank, world=2)  # one image per rank and iteration
+        first = [i for it in (0, 1) for _, i in stream.keys(it)]   # epoch 0
+        second = [i for it in (2, 3) for _, i in stream.keys(it)]  # epoch 1
         seen.append(first)
         assert sorted(first) == sorted(second) or first != second
     assert sorted(seen[0] + seen[1]) == list(range(4))
 
 
-def test_loader_rejects_bad_batch_size(folder):
+def test_stream_rejects_bad_batch_size(folder):
     with pytest.raises(ValueError, match="batch_size"):
-        D.build_loader(D.TrainDataset(D.build_source("folder", root=folder), 32), 0)
+        _stream(D.TrainDataset(D.build_source("folder", root=folder), 32), 0)
 
 
 # ------------------------------------------------------------------------------------------
@@ -369,8 +378,8 @@ def test_pairs_dataset_yields_the_recorded_pairs(tmp_path, folder):
     assert meta["pair"] == row["pair"] and meta["image_id"] == row["image_id"]
     assert float(M.hole_ratio(known[None])[0]) == pytest.approx(row["hole_ratio"], abs=1e-6)
     torch.testing.assert_close(image, D.eval_transform(ds.source.load(ds.source.index_of(row["image_id"])), 32))
-    batches = list(D.build_loader(ds, 4, shuffle=False, drop_last=False))
-    assert batches[0][0].shape == (4, 3, 32, 32) and batches[1][2]["pair"][0] == df["pair"].iloc[4]
+    batches = list(D.pair_batches(ds, 4))
+    assert batches[0][0].shape == (4, 3, 32, 32) and batches[1][2][0]["pair"] == df["pair"].iloc[4]
     # regenerate a mask from its seed: the stored PNG is exactly the generator's output
     bounds = M.PAPER_BUCKETS[row["bucket"]]
     hole = M.sample_hole_in_bucket(32, 32, np.random.default_rng(int(row["mask_seed"])), bounds, row["family"])

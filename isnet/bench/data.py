@@ -1,8 +1,8 @@
 """Data loading (images/s, 0/1/2 workers) beside the training step's consumption rate, same size and batch.
 
 Why: a loader slower than the step it feeds wastes the training budget. For each image size this
-measures the images per second that :func:`isnet.data.build_loader` delivers (decode, crop, resize,
-flip, free-form mask) with 0, 1 and 2 workers, and the images per second one ISNet training step
+measures the images per second that training's data path (:class:`isnet.data.SampleStream`) delivers
+(decode, crop, resize, flip, free-form mask) with 0, 1 and 2 workers, and the images per second one ISNet training step
 consumes (forward + L1 on the composite + backward + Adam step, batch and size identical). A ratio
 loader/step above 1 means loading is not the bottleneck. Absolute numbers are this machine's; the
 ratios are the point.
@@ -15,17 +15,19 @@ import time
 
 import torch
 
-from ..data import TrainDataset, build_loader, build_source
+from ..data import SampleStream, TrainDataset, build_source
+from ..engine.config import Config
+from ..models import build_generator
 
 
 def loader_rate(dataset: TrainDataset, batch_size: int, workers: int, batches: int, seed: int = 0) -> float:
     """Images/s over ``batches`` batches after the first (worker start-up and first decode excluded)."""
-    loader = build_loader(dataset, batch_size, seed=seed, num_workers=workers, pin_memory=False)
-    it = iter(loader)
+    cfg = Config.from_dict({"train.batch": batch_size, "train.seed": seed, "data.workers": workers})
+    it = SampleStream(cfg, dataset=dataset).loader(0, batches + 1)
     next(it)
     n, t = 0, time.perf_counter()
-    for batch in itertools.islice(it, batches):
-        n += len(batch["image"])
+    for image, _known in itertools.islice(it, batches):
+        n += len(image)
     dt = time.perf_counter() - t
     del it
     return n / dt if dt > 0 else float("nan")
@@ -33,8 +35,6 @@ def loader_rate(dataset: TrainDataset, batch_size: int, workers: int, batches: i
 
 def step_rate(size: int, batch_size: int, blocks: int, width: float, steps: int, seed: int = 0) -> float:
     """Images/s of generator training steps (forward, L1 on the composite, backward, Adam)."""
-    from ..models import build_generator
-
     torch.manual_seed(seed)
     gen = build_generator("isnet", blocks=blocks, width=width)
     opt = torch.optim.Adam(gen.parameters(), lr=1e-4, betas=(0.0, 0.9))
