@@ -15,6 +15,7 @@ import scipy.fft
 from PIL import Image
 
 from isnet import photos as P
+from isnet.data.photos import collect, dedup, fetch
 
 
 # ------------------------------------------------------------------------------------------
@@ -166,7 +167,7 @@ def test_rcc_file_table_names_stored_files():
 
 def test_dct_matrix_matches_scipy_orthonormal_dct():
     x = np.random.default_rng(0).normal(size=(16, 16))
-    c = P._dct_matrix(16)
+    c = dedup._dct_matrix(16)
     np.testing.assert_allclose(c @ x @ c.T, scipy.fft.dctn(x, norm="ortho"), atol=1e-10)
 
 
@@ -250,7 +251,7 @@ def test_licence_from_dep5_copyright():
 
 def test_read_deb_without_dpkg(fake_deb, monkeypatch):
     deb, info = fake_deb
-    monkeypatch.setattr(P.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
     got = P.read_deb_members(deb, lambda p: p.endswith(".jpg"))
     want = {k: v for k, v in info["files"].items() if k.endswith(".jpg")}
     assert got == want
@@ -262,7 +263,7 @@ def test_read_deb_with_dpkg_if_present_matches_pure_python(fake_deb, monkeypatch
     deb, info = fake_deb
     ours = P.read_deb_members(deb, lambda p: True)
     assert ours == info["files"]
-    monkeypatch.setattr(P.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
     assert P.read_deb_members(deb, lambda p: True) == ours
 
 
@@ -304,9 +305,9 @@ def test_build_manifest_groups_and_hashes(fake_deb):
 def pool(fake_deb, tmp_path, monkeypatch):
     deb, info = fake_deb
     monkeypatch.setenv("ISNET_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(P, "PACKAGES", {PKG: SPEC})
+    monkeypatch.setattr(fetch, "PACKAGES", {PKG: SPEC})
     coffee = next(p for p in P.PYPI_PHOTOS if p.id == "skimage-coffee")
-    monkeypatch.setattr(P, "PYPI_PHOTOS", (coffee,))
+    monkeypatch.setattr(collect, "PYPI_PHOTOS", (coffee,))
     manifest = tmp_path / "photos_manifest.csv"
     report = P.fetch_photos(manifest=manifest, rebuild_manifest=True, debs_dir=info["debs"], progress=False)
     return dict(manifest=manifest, report=report, debs=info["debs"], root=P.photo_root())
@@ -347,7 +348,7 @@ def test_verify_names_missing_and_changed_files_and_the_repair_command(pool, mon
     (pool["root"] / "fake-hill.jpg").unlink()
     with pytest.raises(FileNotFoundError, match=r"fake-hill\.jpg.*isnet data fetch photos"):
         P.verify_files(df, pool["root"])
-    monkeypatch.setattr(P.shutil, "which", lambda name: None)  # a machine without apt
+    monkeypatch.setattr(shutil, "which", lambda name: None)  # a machine without apt
     with pytest.raises(FileNotFoundError, match="no apt-get.*`folder` source"):
         P.verify_files(df, pool["root"])
     P.fetch_photos(manifest=pool["manifest"], debs_dir=pool["debs"], progress=False)  # .debs at hand: works
@@ -357,7 +358,7 @@ def test_verify_names_missing_and_changed_files_and_the_repair_command(pool, mon
 
 
 def test_no_apt_and_no_deb_is_a_clear_error(pool, monkeypatch, tmp_path):
-    monkeypatch.setattr(P.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
     (pool["root"] / "fake-hill.jpg").unlink()
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="no apt-get"):
