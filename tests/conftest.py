@@ -33,3 +33,17 @@ def tiny_checkpoint(tmp_path_factory, tiny_generator):
     return save_checkpoint(tmp_path_factory.mktemp("run"), {"format": FORMAT, "iteration": 1,
                                                             "generator": tiny_generator.state_dict(),
                                                             "config": config.to_dict()}, keep_last=1)
+
+
+@pytest.fixture(scope="session")
+def smoke(tmp_path_factory):
+    """``(results/smoke folder, per-notebook records)`` of ONE smoke study run (``isnet study --profile smoke``)
+    shared by every test file that reads its tables, figures, executed notebooks or records."""
+    import shutil
+
+    from isnet.study import run_study
+
+    results = tmp_path_factory.mktemp("results")
+    records = run_study("smoke", results_dir=results)
+    yield results / "smoke", records
+    shutil.rmtree(results, ignore_errors=True)  # checkpoints and notebooks: pytest's temp folder stays small

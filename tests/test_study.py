@@ -1,7 +1,6 @@
 """The study: notebooks are thin and clean, runs are shared by configuration, and the smoke study
 runs end to end under papermill with every table and figure, the paper's numbers beside ours."""
 import json
-import shutil
 from pathlib import Path
 
 import nbformat
@@ -53,14 +52,6 @@ def test_profiles_never_use_test_backbones_and_scale_as_documented():
     paper_base = PROFILES["paper"].base
     assert (paper_base.data.size, paper_base.model.width, paper_base.model.blocks) == (256, 1.0, 4)
     assert PROFILES["paper"].pra_kernels == (15, 9)
-
-
-@pytest.fixture(scope="module")
-def smoke(tmp_path_factory):
-    results = tmp_path_factory.mktemp("results")
-    records = run_study("smoke", results_dir=results)
-    yield results / "smoke", records
-    shutil.rmtree(results, ignore_errors=True)  # checkpoints and notebooks: pytest's temp folder stays small
 
 
 @pytest.mark.notebooks
