@@ -1,28 +1,20 @@
-"""The ``isnet`` command. Each subcommand lives beside its logic and registers itself here.
+"""The ``isnet`` command: one parser that each layer's own small CLI module fills in.
 
-A module listed in ``COMMAND_MODULES`` exposes ``add_cli(subparsers)``, which adds its parser and
-sets ``func`` to a callable taking the parsed arguments and returning an exit code.
+Each ``add_cli(subparsers)`` adds its subcommands and sets ``func`` to a callable taking the parsed
+arguments and returning an exit code. The engine's ``train`` gets the profile table from the study layer.
 """
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 
-from . import __version__
-
-COMMAND_MODULES = [
-    "isnet.bench",      # isnet bench {model,losses,pra,data,...}
-    "isnet.masks",      # isnet masks make|nvidia
-    "isnet.features",   # isnet weights fetch|list
-    "isnet.data",       # isnet data fetch|pairs|list
-    "isnet.train",      # isnet train
-    "isnet.evaluate",   # isnet evaluate
-    "isnet.inpaint",    # isnet inpaint
-    "isnet.search",     # isnet search
-    "isnet.study",      # isnet study
-]
+from . import __version__, bench
+from .data import cli as data_cli
+from .engine import cli as engine_cli
+from .method import features, masks
+from .study import cli as study_cli
+from .study.profiles import base_configs
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,15 +22,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="isnet", description="ISNet + PRA inpainting: models, training, evaluation and the reproducible study.")
     parser.add_argument("--version", action="version", version=f"isnet {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name == name:  # that part of the package is not there (yet)
-                continue
-            raise
-        if hasattr(module, "add_cli"):
-            module.add_cli(sub)
+    bench.add_cli(sub)                          # isnet bench {model,losses,pra,data,...}
+    masks.add_cli(sub)                          # isnet masks make|nvidia
+    features.add_cli(sub)                       # isnet weights fetch|list|calibrate
+    data_cli.add_cli(sub)                       # isnet data fetch|pairs|list
+    engine_cli.add_cli(sub, base_configs())     # isnet train | evaluate | inpaint
+    study_cli.add_cli(sub)                      # isnet search | study
     return parser
 
 

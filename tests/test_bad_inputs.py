@@ -14,7 +14,7 @@ from PIL import Image
 
 from isnet.checkpoint import FORMAT, save_checkpoint
 from isnet.cli import main as cli_main
-from isnet.config import PROFILES
+from isnet.study.profiles import TEST
 from isnet.inpaint import (GuardedGenerator, NonFiniteOutputError, inpaint_files, load_image, load_pair,
                            plan_image)
 from isnet.io import read_pixels
@@ -22,7 +22,7 @@ from isnet.masks import load_known
 from isnet.models import build_discriminator, build_generator
 from isnet.models.released import load_released_discriminator, load_released_generator, ours_to_upstream
 
-TINY = PROFILES["test"].with_overrides(["model.width=0.125", "model.blocks=1"]).resolve()
+TINY = TEST.with_overrides(["model.width=0.125", "model.blocks=1"]).resolve()
 H, W = 40, 50
 
 
@@ -521,7 +521,7 @@ def test_a_5000_pixel_photo_stays_under_the_memory_bound(tmp_path):
         r, c = rng.integers(0, n - 500, 2)
         mask[r:r + h, c:c + w] = 255
     Image.fromarray(mask).save(tmp_path / "photo.png")
-    cfg = PROFILES["test"].with_overrides(["model.width=0.25", "model.blocks=4"]).resolve()
+    cfg = TEST.with_overrides(["model.width=0.25", "model.blocks=4"]).resolve()
     torch.manual_seed(0)
     g = build_generator("isnet", blocks=4, width=0.25)
     ckpt = save_checkpoint(tmp_path / "run", {"format": FORMAT, "iteration": 0, "generator": g.state_dict(),

@@ -13,10 +13,10 @@ import torch
 
 from isnet.checkpoint import (FORMAT, capture_rng, check_compatible, list_checkpoints, load_checkpoint,
                               load_generator, load_latest, restore_rng, save_checkpoint, state_hash)
-from isnet.config import PROFILES
+from isnet.study.profiles import TEST
 from isnet.models import build_generator, ours_to_upstream
 
-SMOKE = PROFILES["test"].resolve()
+SMOKE = TEST.resolve()
 
 
 def _payload(iteration, value=0.0, size=8):
@@ -63,10 +63,10 @@ def test_foreign_files_are_refused_with_a_hint(tmp_path):
 
 
 def test_incompatible_config_names_the_setting():
-    other = PROFILES["test"].with_overrides(["model.blocks=2"]).resolve()
+    other = TEST.with_overrides(["model.blocks=2"]).resolve()
     with pytest.raises(ValueError, match=r"trained with model\.blocks=1, this run has 2"):
         check_compatible(SMOKE.to_dict(), other, source="checkpoint x")
-    longer = PROFILES["test"].with_overrides(["train.iterations=500", "out.dir=elsewhere", "data.workers=2"])
+    longer = TEST.with_overrides(["train.iterations=500", "out.dir=elsewhere", "data.workers=2"])
     check_compatible(SMOKE.to_dict(), longer.resolve())  # run length and bookkeeping may change
 
 

@@ -4,9 +4,10 @@ import dataclasses
 import pytest
 import yaml
 
-from isnet.config import PROFILES, Config, config_from_trial, get_profile, load_config, save_config
+from isnet.config import Config, load_config, save_config
+from isnet.study.profiles import TEST, base_config
 
-SMOKE = PROFILES["test"]
+SMOKE = TEST
 
 
 def test_defaults_follow_the_authors_optimisation():
@@ -96,10 +97,10 @@ def test_yaml_round_trip(tmp_path):
 
 
 def test_optuna_trial_params_are_dotted_keys():
-    class Trial:  # the part of optuna.Trial that config_from_trial reads
+    class Trial:  # the part of optuna.Trial that a search reads: its params are dotted config keys
         params = {"loss.weights.style": 12.5, "loss.weights.adversarial": 0.5}
 
-    cfg = config_from_trial(Trial(), SMOKE).resolve()
+    cfg = SMOKE.with_overrides(dict(Trial().params)).resolve()
     assert dict(cfg.loss.weights)["style"] == 12.5 and dict(cfg.loss.weights)["adversarial"] == 0.5
 
 
@@ -108,9 +109,9 @@ def test_differences_and_profiles():
     b = SMOKE.with_overrides(["model.blocks=2"]).resolve()
     keys = [k for k, _, _ in a.differences(b, ignore=("out.",))]
     assert keys == ["model.blocks"]
-    assert get_profile("test") is SMOKE and get_profile("laptop").data.source == "photos"
+    assert base_config("test") is SMOKE and base_config("laptop").data.source == "photos"
     with pytest.raises(ValueError, match="laptop"):
-        get_profile("nope")
+        base_config("nope")
 
 
 def test_to_dict_is_plain_builtins():

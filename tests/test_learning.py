@@ -6,12 +6,12 @@ import pytest
 import torch
 
 from isnet.checkpoint import load_checkpoint, load_generator
-from isnet.config import PROFILES
+from isnet.study.profiles import TEST
 from isnet.models import GENERATORS, build_discriminator, build_generator, count_parameters
 from isnet.train import Engine, SampleStream, train
 
 # 32 px sample photos, width 0.25, B = 1; L1 + a light adversarial term, no feature network
-BASE = PROFILES["test"].with_overrides({"model.d_width": 0.25, "loss.adversarial": 1.0, "loss.perceptual": 0,
+BASE = TEST.with_overrides({"model.d_width": 0.25, "loss.adversarial": 1.0, "loss.perceptual": 0,
                                         "loss.style": 0, "train.batch": 4})
 
 
@@ -108,7 +108,7 @@ def test_ema_is_saved_resumed_exactly_and_used_for_evaluation(tmp_path):
 def test_paper_bucket_training_masks_follow_the_evaluation_buckets():
     from isnet.masks import PAPER_BUCKETS, hole_ratio
 
-    cfg = PROFILES["test"].with_overrides({"data.masks": "paper", "data.size": 48, "train.batch": 8}).resolve()
+    cfg = TEST.with_overrides({"data.masks": "paper", "data.size": 48, "train.batch": 8}).resolve()
     stream = SampleStream(cfg)
     ratios = torch.cat([hole_ratio(stream[i][1]).flatten() for i in range(6)])
     lo, hi = min(b[0] for b in PAPER_BUCKETS.values()), max(b[1] for b in PAPER_BUCKETS.values())

@@ -25,7 +25,7 @@ import pytest
 from optuna.trial import TrialState
 
 from isnet import search
-from isnet.config import get_profile
+from isnet.study.profiles import TEST
 from isnet.search import (SEARCHED_WEIGHTS, build_sampler, config_for_weights, create_search, load_search,
                           open_storage, requeue_running_trials, run_search, save_figures, search_figures,
                           search_space, table1)
@@ -34,7 +34,7 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent
-BASE = get_profile("test").with_overrides(["train.iterations=40", "train.val_every=10"])
+BASE = TEST.with_overrides(["train.iterations=40", "train.val_every=10"])
 GOOD = {"l1": 100.0, "adversarial": 1.0, "style": 1.0, "perceptual": 1.0, "feature_matching": 1.0}
 
 
@@ -409,7 +409,7 @@ def test_cli_runs_a_search_and_prints_table1(tmp_path, monkeypatch, capsys):
 @pytest.mark.slow
 def test_a_real_training_trial_reports_each_validation(tmp_path):
     """isnet.train.train's on_validation hook feeds the pruner; the objective is the final validation PSNR."""
-    base = get_profile("test").with_overrides(["train.iterations=4", "train.val_every=2", "data.val_pairs=2"])
+    base = TEST.with_overrides(["train.iterations=4", "train.val_every=2", "data.val_pairs=2"])
     study = run_search("real", None, 1, base, sampler="random", runs_dir=str(tmp_path), progress=False)
     (trial,) = study.trials
     assert trial.state == TrialState.COMPLETE

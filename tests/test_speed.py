@@ -6,11 +6,11 @@ import torch
 
 from isnet.bench.train import AUTHORS
 from isnet.cli import main as cli_main
-from isnet.config import PROFILES
+from isnet.study.profiles import TEST
 from isnet.train import Engine, train
 
 # tiny and fast: 32 px, width 0.125, one block, a random VGG16 for the feature losses, D stepped every iteration
-TINY = PROFILES["test"].with_overrides(["model.width=0.125", "train.batch=2", "train.iterations=4",
+TINY = TEST.with_overrides(["model.width=0.125", "train.batch=2", "train.iterations=4",
                                          "train.val_every=2", "train.log_every=1", "data.val_pairs=2"]).resolve()
 
 

@@ -7,12 +7,12 @@ import torch
 
 from isnet.checkpoint import list_checkpoints, load_checkpoint, state_hash
 from isnet.cli import main as cli_main
-from isnet.config import PROFILES
+from isnet.study.profiles import TEST
 from isnet.train import (Engine, NonFiniteLossError, SampleStream, read_log, sample_grid, train, validate,
                          validation_batches)
 
 # tiny and fast: 32 px, width 0.125, one block, a random VGG16 for the feature losses
-TINY = PROFILES["test"].with_overrides(["model.width=0.125", "train.batch=2", "train.iterations=4",
+TINY = TEST.with_overrides(["model.width=0.125", "train.batch=2", "train.iterations=4",
                                          "train.val_every=2", "train.log_every=1", "data.val_pairs=2"]).resolve()
 
 
@@ -195,10 +195,11 @@ def test_sigint_finishes_the_step_saves_and_returns(tmp_path):
 
 def test_cli_config_layers_profile_then_file_then_overrides(tmp_path):
     from isnet.cli import build_parser
-    from isnet.train import config_from_args
+    from isnet.engine.cli import config_from_args
+    from isnet.study.profiles import base_configs
 
     (tmp_path / "c.yaml").write_text("model:\n  blocks: 3\ntrain:\n  seed: 7\n  iterations: 11\n")
     args = build_parser().parse_args(["train", "--profile", "test", "--config", str(tmp_path / "c.yaml"),
                                       "train.seed=9"])
-    cfg = config_from_args(args)
+    cfg = config_from_args(args, base_configs())
     assert (cfg.model.blocks, cfg.train.seed, cfg.train.iterations, cfg.data.size) == (3, 9, 11, 32)

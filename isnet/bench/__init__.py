@@ -5,29 +5,23 @@ They are never timed unit tests; the tests only run them at toy sizes to check t
 """
 from __future__ import annotations
 
-import importlib
+from . import data, learn, losses, model, pra, table3, train
 
 BENCHES = {
-    "model": "isnet.bench.model",    # params, GFLOPs, latency, fast paths (issue: foundation)
-    "losses": "isnet.bench.losses",  # shared-backbone loss path vs the authors' four VGG passes
-    "pra": "isnet.bench.pra",        # PRA vs one-shot latency and passes per bucket
-    "data": "isnet.bench.data",      # loader images/s vs the training step's consumption
-    "table3": "isnet.bench.table3",  # the paper's Table 3 and training it/s
-    "learn": "isnet.bench.learn",    # learning curve vs Telea / NS / biharmonic: sets each profile's budget
-    "train": "isnet.bench.train",    # training images/s at a profile's scale: the authors' path vs ours, fast paths
+    "model": model,    # params, GFLOPs, latency, fast paths (issue: foundation)
+    "losses": losses,  # shared-backbone loss path vs the authors' four VGG passes
+    "pra": pra,        # PRA vs one-shot latency and passes per bucket
+    "data": data,      # loader images/s vs the training step's consumption
+    "table3": table3,  # the paper's Table 3 and training it/s
+    "learn": learn,    # learning curve vs Telea / NS / biharmonic: sets each profile's budget
+    "train": train,    # training images/s at a profile's scale: the authors' path vs ours, fast paths
 }
 
 
 def add_cli(sub) -> None:
     p = sub.add_parser("bench", help="benchmarks (ratios measured side by side in one run)")
     kinds = p.add_subparsers(dest="bench_kind", metavar="KIND")
-    for kind, modname in BENCHES.items():
-        try:
-            mod = importlib.import_module(modname)
-        except ModuleNotFoundError as e:
-            if e.name == modname:
-                continue
-            raise
+    for kind, mod in BENCHES.items():
         q = kinds.add_parser(kind, help=(mod.__doc__ or "").strip().splitlines()[0])
         mod.add_arguments(q)
         q.set_defaults(func=mod.run)

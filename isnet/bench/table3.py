@@ -26,6 +26,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from ..engine.config import Config
+from ..study.profiles import base_config
 from .timing import median_ms, sync
 
 PAPER = {"one_shot_ms": 52.69, "pra_ms": 85.46, "hardware": "1080 Ti"}
@@ -250,9 +252,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def bench_config(args: argparse.Namespace):
     """The config whose model and training step are timed (the paper's sizes unless told otherwise)."""
-    from ..config import Config, get_profile
-
-    cfg = get_profile(args.profile) if args.profile else Config()
+    cfg = base_config(args.profile) if args.profile else Config()
     over = {"loss.backbone": args.backbone, "loss.allow_test_backbone": True, "out.dir": "unused"}
     for key, value in (("data.size", args.size), ("model.blocks", args.blocks), ("model.width", args.width),
                        ("train.batch", args.train_batch)):

@@ -5,7 +5,7 @@ with dotted keys (``model.blocks=2 loss.preset=paper-eq4 train.iterations=100``)
 params, so an ablation is data, not a code edit. Unknown keys fail loudly, naming the key and the valid
 ones.
 
->>> cfg = PROFILES["test"].with_overrides(["train.iterations=20", "model.blocks=2"])
+>>> cfg = Config().with_overrides(["train.iterations=20", "model.blocks=2"])
 >>> cfg.resolve().config_hash()  # doctest: +SKIP
 '3f1c9a0d2b7e'
 
@@ -188,7 +188,7 @@ SECTIONS = {"model": ModelConfig, "loss": LossConfig, "data": DataConfig, "train
 
 @dataclass(frozen=True)
 class Config:
-    """One training/evaluation run. Build with ``Config.from_dict``, ``load_config`` or ``PROFILES[name]``."""
+    """One training/evaluation run. Build with ``Config.from_dict``, ``load_config`` or a profile (``isnet.study.profiles``)."""
 
     model: ModelConfig = ModelConfig()
     loss: LossConfig = LossConfig()
@@ -295,52 +295,6 @@ def save_config(cfg: Config, path: str | os.PathLike) -> Path:
     from ..io import atomic_write_text
 
     return atomic_write_text(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-
-
-def config_from_trial(trial, base: Config) -> Config:
-    """An Optuna trial's params are dotted keys (``trial.suggest_float("loss.weights.style", ...)``)."""
-    return base.with_overrides(dict(trial.params))
-
-
-def get_profile(name: str) -> Config:
-    if name not in PROFILES:
-        raise ValueError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}")
-    return PROFILES[name]
-
-
-# A tiny configuration for unit tests: 32 px, width 0.25, one block, a random backbone (refused by the
-# study's profiles, which live in isnet.study.PROFILES and are reachable here by name too).
-TEST = Config(
-    model=ModelConfig(generator="isnet", blocks=1, width=0.25),
-    loss=LossConfig(preset="paper-eq5", backbone="vgg16-random", allow_test_backbone=True),
-    data=DataConfig(source="samples", split="all", size=32, crop="random", masks="medium", val_pairs=4, workers=0,
-                    cache=True),
-    train=TrainConfig(iterations=20, batch=4, val_every=10, log_every=5, keep_last=2, seed=0,
-                      deterministic=True, device="cpu"),
-    out=OutConfig(name="test"),
-)
-
-
-class _Profiles(Mapping):
-    """Base configs by name: ``test`` (unit tests) and the study's profiles (``smoke``, ``laptop``,
-    ``paper``, defined once in ``isnet.study.PROFILES``), loaded on first use."""
-
-    def _table(self) -> dict[str, Config]:
-        from ..study import PROFILES as STUDY
-
-        return {"test": TEST, **{name: prof.base for name, prof in STUDY.items()}}
-
-    def __getitem__(self, name: str) -> Config:
-        return self._table()[name]
-
-    def __iter__(self):
-        return iter(self._table())
-
-    def __len__(self) -> int:
-        return len(self._table())
-
-
-PROFILES: Mapping[str, Config] = _Profiles()
 
 
 # ----------------------------------------------------------------------------------------- helpers

@@ -14,9 +14,7 @@ writes ``per_pair.csv`` (every row), ``summary.csv`` (tidy aggregate) and ``summ
 """
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -208,48 +206,3 @@ def write_results(df: pd.DataFrame, out: str | os.PathLike, overwrite: bool = Fa
     atomic_write_text(paths["summary"], summary.to_csv(index=False))
     atomic_write_text(paths["markdown"], summary_markdown(summary))
     return paths
-
-
-# ----------------------------------------------------------------------------------------- CLI
-def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from ..io import refuse_overwrite
-
-    method = args.checkpoint or args.method
-    try:
-        if args.out:  # before the (long) evaluation, not after it
-            for name in ("per_pair.csv", "summary.csv", "summary.md"):
-                refuse_overwrite(Path(args.out) / name, args.overwrite, "result file")
-        df = evaluate(method, args.pairs, pra=args.pra, name=args.name, device=args.device,
-                      batch_size=args.batch_size, pra_kernel=args.kernel, progress=not args.no_progress,
-                      limit=args.limit)
-        if args.out:
-            paths = write_results(df, args.out, overwrite=args.overwrite)
-    except (FileNotFoundError, FileExistsError, NotADirectoryError, ValueError) as e:
-        print(f"isnet evaluate: error: {e}", file=sys.stderr)
-        return 2
-    print(summary_markdown(summarize(df)))
-    if args.out:
-        print(f"wrote {', '.join(str(p) for p in paths.values())}")
-    return 0
-
-
-def add_cli(sub) -> None:
-    from ..method.baselines import BASELINES
-
-    p = sub.add_parser("evaluate", help="score a checkpoint or a classical method on fixed pairs (per bucket, 95%% CI)",
-                       description="PSNR, SSIM and MAE of the composite (whole image and hole only) per pair, "
-                                   "aggregated per hole-ratio bucket with 95 % confidence intervals.")
-    which = p.add_mutually_exclusive_group(required=True)
-    which.add_argument("--checkpoint", help="our checkpoint (best.pt, iter_*.pt) or the authors' InpaintingModel_gen.pth")
-    which.add_argument("--method", choices=sorted(BASELINES), help="a classical baseline")
-    p.add_argument("--pairs", required=True, help="pairs manifest written by `isnet data pairs`")
-    p.add_argument("--pra", action="store_true", help="progressive reconstruction instead of one pass")
-    p.add_argument("--kernel", type=int, default=15, help="PRA growth kernel (code: 15, paper Figure 6: 9)")
-    p.add_argument("--out", default=None, help="folder for per_pair.csv, summary.csv, summary.md")
-    p.add_argument("--name", default=None, help="method label in the tables (default from the method)")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--limit", type=int, default=None, help="only the first N pairs (a quick look)")
-    p.add_argument("--overwrite", action="store_true", help="replace existing result files in --out")
-    p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(func=_cmd_evaluate)

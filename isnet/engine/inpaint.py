@@ -14,11 +14,9 @@ input's. Both our checkpoints and the authors' released InpaintingModel_gen.pth 
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import math
 import os
-import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -477,72 +475,3 @@ def inpaint_files(checkpoint: str | os.PathLike | nn.Module | None, images: str 
             if on_image is not None:
                 on_image(ImageReport(img_path, target, plan, int(passes[0]), time.perf_counter() - start))
     return written
-
-
-# ----------------------------------------------------------------------------------------- CLI
-@contextlib.contextmanager
-def _one_line_warnings(prog: str) -> Iterator[None]:
-    """Show warnings as ``isnet inpaint: warning: ...`` lines, without source-code context."""
-    previous = warnings.showwarning
-
-    def show(message, category, filename, lineno, file=None, line=None):
-        print(f"{prog}: warning: {message}", file=sys.stderr)
-
-    warnings.showwarning = show
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("default")
-            yield
-    finally:
-        warnings.showwarning = previous
-
-
-def _cmd_inpaint(args: argparse.Namespace) -> int:
-    from tqdm.auto import tqdm
-
-    prog = "isnet inpaint"
-    with _one_line_warnings(prog):
-        try:
-            written = inpaint_files(args.checkpoint, args.images, args.masks, args.out, pra=args.pra,
-                                    holes=args.holes, save_raw=args.save_raw, overwrite=args.overwrite,
-                                    device=args.device, progress=not args.no_progress,
-                                    max_memory_gb=args.max_memory, tile=args.tile,
-                                    on_image=lambda r: tqdm.write(r.line(args.pra)))
-        except InputErrors as e:
-            for line in e.lines:
-                print(f"{prog}: error: {line}", file=sys.stderr)
-            return 2
-        except (FileNotFoundError, FileExistsError, NotADirectoryError, ValueError) as e:
-            print(f"{prog}: error: {e}", file=sys.stderr)
-            return 2
-    print(f"wrote {len(written)} composite(s) to {args.out}")
-    return 0
-
-
-def add_cli(sub) -> None:
-    p = sub.add_parser("inpaint", help="inpaint your own images with a checkpoint (ours or the authors')",
-                       description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoint", default=None,
-                   help="a run's checkpoints/best.pt or iter_*.pt, or the authors' InpaintingModel_gen.pth; default: "
-                        "the small generator shipped with the package (isnet.pretrained; its name and scores are "
-                        "printed)")
-    p.add_argument("--images", required=True, help="an image file or a folder of images")
-    p.add_argument("--masks", default=None,
-                   help="a mask file (used for every image) or a folder, paired by name (not with --holes alpha)")
-    p.add_argument("--out", required=True, help="output folder (not an input folder)")
-    p.add_argument("--pra", action="store_true",
-                   help="progressive reconstruction (several passes for big holes; each image's count is printed)")
-    p.add_argument("--holes", choices=HOLES, default="white",
-                   help="white or black: which colour marks the hole in the mask files (default white); alpha: "
-                        "no mask files, each image's transparent pixels are the hole")
-    p.add_argument("--save-raw", action="store_true", help="also write the raw generator output to OUT/raw/")
-    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    p.add_argument("--max-memory", type=float, default=DEFAULT_MAX_MEMORY_GB, metavar="GB",
-                   help=f"estimated memory per image (default {DEFAULT_MAX_MEMORY_GB:g}); a bigger image is run in "
-                        "overlapping tiles, and refused if even tiles would not fit")
-    p.add_argument("--tile", type=int, default=None, metavar="PX",
-                   help="always run in tiles of this size (a multiple of 16) instead of choosing from --max-memory")
-    p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(func=_cmd_inpaint)

@@ -23,7 +23,6 @@ by one flat all-reduce per network (gloo on CPU, NCCL on CUDA); rank 0 logs, val
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import copy
 import json
@@ -44,7 +43,7 @@ from torch import nn
 
 from .checkpoint import (FORMAT, build_models, capture_rng, check_compatible, git_commit, list_checkpoints,
                          load_latest, restore_rng, save_checkpoint, state_hash)
-from .config import Config, get_profile, load_config, save_config
+from .config import Config, save_config
 from ..io import atomic_write_bytes, atomic_write_text
 
 AMP_DTYPES = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -776,44 +775,3 @@ class _Run:
         if self.dist.main:
             atomic_write_text(self.run_dir / "summary.json", json.dumps(summary.to_dict(), indent=1, default=str))
         return summary
-
-
-# ----------------------------------------------------------------------------------------- CLI
-def config_from_args(args: argparse.Namespace) -> Config:
-    """``--profile`` as the base, then ``--config FILE``, then ``key=value`` overrides."""
-    from .config import PROFILES
-
-    if not args.profile and not args.config:
-        raise SystemExit(f"isnet train: give --profile ({', '.join(sorted(PROFILES))}) or --config FILE")
-    cfg = get_profile(args.profile) if args.profile else Config()
-    if args.config:
-        cfg = load_config(args.config, base=cfg)
-    return cfg.with_overrides(args.overrides)
-
-
-def _cmd_train(args: argparse.Namespace) -> int:
-    try:
-        cfg = config_from_args(args)
-        summary = train(cfg, resume=args.resume, progress=not args.no_progress)
-    except (ValueError, KeyError, FileExistsError, FileNotFoundError, NonFiniteLossError) as e:
-        print(f"isnet train: {e}", file=sys.stderr)
-        return 2
-    if Dist.from_env().main:
-        print(json.dumps(summary.to_dict(), indent=1, default=str))
-    return 1 if summary.stopped_early else 0
-
-
-def add_cli(sub) -> None:
-    from .config import PROFILES
-
-    p = sub.add_parser("train", help="train a generator (single process or under torchrun)",
-                       description="Train ISNet (or another generator) from a profile or config file. "
-                                   "Options first, then dotted key=value overrides, e.g. "
-                                   "isnet train --profile smoke --resume model.blocks=2 train.iterations=100. "
-                                   "Multi-process: torchrun --standalone --nproc-per-node=N -m isnet train ...")
-    p.add_argument("--profile", choices=sorted(PROFILES), help="a built-in profile as the base config")
-    p.add_argument("--config", help="YAML file with sections model, loss, data, train, out")
-    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in the run folder")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides (dotted keys)")
-    p.set_defaults(func=_cmd_train)
