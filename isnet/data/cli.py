@@ -1,11 +1,14 @@
-"""``isnet data fetch | pairs | list``: the data layer's command line."""
+"""The data layer's command line: ``isnet data fetch | pairs | list`` and ``isnet weights list | fetch | calibrate``."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
+from ..method.features import BACKBONES, FETCHERS, MissingWeightsError, fetch, is_cached, provenance
 from . import photos as _photos
+from .calibrate import calibrate
 from .pairs import _mask_dir, make_pairs
 from .sources import EVAL_SPLITS, SOURCES, list_sources
 
@@ -92,3 +95,58 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
     lst.add_argument("--celeba", default=None)
     lst.add_argument("--places2", default=None)
     lst.set_defaults(func=_cli_list)
+
+
+# --------------------------------------------------------------------------------------------
+# CLI: isnet weights list | fetch NAME | calibrate NAME (the backbones of isnet.method.features)
+# --------------------------------------------------------------------------------------------
+
+def _cmd_list(args) -> int:
+    rows = ["| backbone | arch | cached | for tests | training data | licence | source |", "|---|---|---|---|---|---|---|"]
+    for name, spec in BACKBONES.items():
+        rows.append(f"| {name} | {spec.arch} | {'yes' if is_cached(name) else 'no'} | {'yes' if spec.for_tests else ''} "
+                    f"| {spec.training_data} | {spec.licence} | {spec.source} |")
+    print("\n".join(rows))
+    return 0
+
+
+def _cmd_fetch(args) -> int:
+    try:
+        path = fetch(args.name, overwrite=args.overwrite)
+    except (MissingWeightsError, ValueError, RuntimeError) as e:
+        print(f"isnet weights fetch {args.name}: {e}", file=sys.stderr)
+        return 1
+    print(f"{args.name}: {path} ({provenance(args.name)['integrity']})")
+    return 0
+
+
+def _cmd_calibrate(args) -> int:
+    """Derive a calibrated backbone's per-layer scales from the photo pool and write the resource file."""
+    try:
+        out, record, n = calibrate(args.name, args.source, args.split, args.size, args.out, args.overwrite)
+    except (FileExistsError, FileNotFoundError, ValueError) as e:
+        print(f"isnet weights calibrate {args.name}: {e}", file=sys.stderr)
+        return 2
+    print(f"{args.name}: scales for {len(record['layer_scales'])} layers from {n} images -> {out}")
+    return 0
+
+
+def add_weights_cli(sub) -> None:
+    p = sub.add_parser("weights", help="feature-backbone weights for the perceptual/style losses")
+    cmds = p.add_subparsers(dest="weights_command", metavar="ACTION")
+    q = cmds.add_parser("list", help="table of backbones with provenance and whether they are cached")
+    q.set_defaults(func=_cmd_list)
+    q = cmds.add_parser("fetch", help="download and check one backbone's weights")
+    q.add_argument("name", choices=[n for n, s in BACKBONES.items() if s.kind in FETCHERS])
+    q.add_argument("--overwrite", action="store_true", help="fetch again even if the file is cached")
+    q.set_defaults(func=_cmd_fetch)
+    q = cmds.add_parser("calibrate", help="derive a calibrated backbone's per-layer scales from photos",
+                        description="Writes isnet/resources/NAME-calibration.json: 1 / mean activation of every "
+                                    "layer over the images (module docstring of isnet.features).")
+    q.add_argument("name", choices=[n for n, s in BACKBONES.items() if s.calibrated])
+    q.add_argument("--source", default="photos", help="image source (default: the offline photo pool)")
+    q.add_argument("--split", default="train")
+    q.add_argument("--size", type=int, default=128, help="square size the images are resized to")
+    q.add_argument("--out", help="output file (default: the package's resource file)")
+    q.add_argument("--overwrite", action="store_true", help="replace an existing calibration file")
+    q.set_defaults(func=_cmd_calibrate)

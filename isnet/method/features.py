@@ -566,77 +566,9 @@ def hed_edge_map(image: torch.Tensor, state: dict[str, torch.Tensor] | None = No
     return torch.sigmoid(fused)
 
 
-# --------------------------------------------------------------------------------------------------
-# CLI: isnet weights list | fetch NAME
-# --------------------------------------------------------------------------------------------------
-
-def _cmd_list(args) -> int:
-    rows = ["| backbone | arch | cached | for tests | training data | licence | source |", "|---|---|---|---|---|---|---|"]
-    for name, spec in BACKBONES.items():
-        rows.append(f"| {name} | {spec.arch} | {'yes' if is_cached(name) else 'no'} | {'yes' if spec.for_tests else ''} "
-                    f"| {spec.training_data} | {spec.licence} | {spec.source} |")
-    print("\n".join(rows))
-    return 0
-
-
-def _cmd_fetch(args) -> int:
-    try:
-        path = fetch(args.name, overwrite=args.overwrite)
-    except (MissingWeightsError, ValueError, RuntimeError) as e:
-        print(f"isnet weights fetch {args.name}: {e}", file=sys.stderr)
-        return 1
-    print(f"{args.name}: {path} ({provenance(args.name)['integrity']})")
-    return 0
-
-
-def _cmd_calibrate(args) -> int:
-    """Derive a calibrated backbone's per-layer scales from the photo pool and write the resource file."""
-    import json
-
-    from ..data import build_source, eval_transform
-    from ..io import atomic_write_text, refuse_overwrite
-
-    spec = _spec(args.name)
-    out = Path(args.out) if args.out else calibration_path(args.name)
-    try:
-        refuse_overwrite(out, args.overwrite, "calibration file")
-        source = build_source(args.source, split=args.split)
-        tensors = [eval_transform(source.load(i), args.size, upscale=True, where=str(source.paths[i]))
-                   for i in range(len(source))]
-        batches = [torch.stack(tensors[i:i + 16]) for i in range(0, len(tensors), 16)]
-        means = mean_activations(args.name, batches)
-    except (FileExistsError, FileNotFoundError, ValueError) as e:
-        print(f"isnet weights calibrate {args.name}: {e}", file=sys.stderr)
-        return 2
-    record = {
-        "backbone": args.name, "tensors_sha256": (_weights_spec(spec).sha256 or {}).get("tensors"),
-        "rule": "layer_scales[l] = 1 / mean |phi_l(x)| (unit mean activation per layer)",
-        "images": f"{args.source}:{args.split}, {len(tensors)} images, centre square resized to {args.size} px",
-        "command": f"isnet weights calibrate {args.name} --source {args.source} --split {args.split} --size {args.size}",
-        "mean_activation": {k: round(v, 6) for k, v in means.items()},
-        "layer_scales": {k: float(f"{1.0 / v:.6g}") for k, v in means.items()},
-    }
-    atomic_write_text(out, json.dumps(record, indent=1) + "\n")
-    print(f"{args.name}: scales for {len(means)} layers from {len(tensors)} images -> {out}")
-    return 0
-
-
 def add_cli(sub) -> None:
-    p = sub.add_parser("weights", help="feature-backbone weights for the perceptual/style losses")
-    cmds = p.add_subparsers(dest="weights_command", metavar="ACTION")
-    q = cmds.add_parser("list", help="table of backbones with provenance and whether they are cached")
-    q.set_defaults(func=_cmd_list)
-    q = cmds.add_parser("fetch", help="download and check one backbone's weights")
-    q.add_argument("name", choices=[n for n, s in BACKBONES.items() if s.kind in FETCHERS])
-    q.add_argument("--overwrite", action="store_true", help="fetch again even if the file is cached")
-    q.set_defaults(func=_cmd_fetch)
-    q = cmds.add_parser("calibrate", help="derive a calibrated backbone's per-layer scales from photos",
-                        description="Writes isnet/resources/NAME-calibration.json: 1 / mean activation of every "
-                                    "layer over the images (module docstring of isnet.features).")
-    q.add_argument("name", choices=[n for n, s in BACKBONES.items() if s.calibrated])
-    q.add_argument("--source", default="photos", help="image source (default: the offline photo pool)")
-    q.add_argument("--split", default="train")
-    q.add_argument("--size", type=int, default=128, help="square size the images are resized to")
-    q.add_argument("--out", help="output file (default: the package's resource file)")
-    q.add_argument("--overwrite", action="store_true", help="replace an existing calibration file")
-    q.set_defaults(func=_cmd_calibrate)
+    """Transitional: ``isnet weights`` is registered by ``isnet.data.cli.add_weights_cli`` (calibration reads
+    photos, so the command lives in the data layer); delete this once ``isnet/cli.py`` calls that."""
+    from ..data.cli import add_weights_cli
+
+    add_weights_cli(sub)

@@ -25,7 +25,8 @@ near-duplicate groups), :mod:`.manifest` (the manifest and file checks), :mod:`.
 """
 from __future__ import annotations
 
-# the package's public names (``isnet.photos.X`` as before the split into modules)
+# the package's public names (``isnet.photos.X`` as before the split into modules)  # noqa: F401 below
+# ruff: noqa: F401
 from .packages import PACKAGES, PackageSpec, pypi_photo_path, PYPI_PHOTOS, PYPI_SPLIT, PyPIPhoto
 from .deb import deb_version, read_deb_members
 from .carving import carve_webp, rcc_file_table
