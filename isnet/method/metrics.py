@@ -31,7 +31,10 @@ def _check_pair(a: torch.Tensor, b: torch.Tensor) -> None:
 
 
 def composite(pred: torch.Tensor, gt: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
-    """pred in the holes, gt where known: ``pred·(1−known) + gt·known``."""
+    """pred in the holes, gt where known: ``pred·(1−known) + gt·known`` (docs/authors-code.md §7).
+
+    The one composite of the package: PRA, the baselines and the metrics all use it.
+    """
     _check_pair(pred, gt)
     if known.dim() != 4 or known.shape[0] != pred.shape[0] or known.shape[-2:] != pred.shape[-2:]:
         raise ValueError(f"known must be N×1×H×W matching the images {tuple(pred.shape)}, got {tuple(known.shape)}")

@@ -38,6 +38,7 @@ import torch
 from torch import nn
 
 from .masks import grow_known, hole_ratio
+from .metrics import composite  # pred·(1−known) + image·known (docs/authors-code.md §7)
 
 STOP_RATIO = 0.2      # upstream: `while ratio > 0.2`
 MAX_EXTRA_PASSES = 10  # upstream: `i <= 10` with i starting at 1 → at most 11 forwards
@@ -101,11 +102,6 @@ def check_image_known(image: torch.Tensor, known: torch.Tensor) -> None:
                          "(same N, H and W are needed)")
     if not bool(((known == 0) | (known == 1)).all()):
         raise ValueError("known must be binary (1 = known, 0 = hole); binarise it first, e.g. (known > 0.5).float()")
-
-
-def composite(pred: torch.Tensor, image: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
-    """pred·(1−known) + image·known (docs/authors-code.md §7)."""
-    return pred * (1 - known) + image * known
 
 
 def _predict(inpainter: Inpainter, image: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
