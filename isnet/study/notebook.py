@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 
 from ..io import atomic_write_text
-from . import Study, StudyProfile
+from . import Study
+from .profiles import StudyProfile
 from .report import compact_markdown
 
 RECORDS = "records"  # folder under <results>/<profile>/ with one JSON file per notebook
