@@ -40,12 +40,24 @@ def build_generator(name: str = "isnet", **options) -> nn.Module:
     return GENERATORS[name](**options)
 
 
+def build_models(generator: str, blocks: int, width: float, init_gain: float, d_width: float, gan_loss: str,
+                 **generator_options) -> tuple[nn.Module, nn.Module]:
+    """The generator and the discriminator of a training run, from plain values (no config object).
+
+    The generator is built first, then the discriminator, so the same torch seed gives the same weights
+    as always; the discriminator's sigmoid follows ``gan_loss``. ``generator_options`` go to the generator.
+    """
+    g = build_generator(generator, blocks=blocks, width=width, init_gain=init_gain, **generator_options)
+    d = build_discriminator(gan_loss=gan_loss, width=d_width, init_gain=init_gain)
+    return g, d
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
 __all__ = [
-    "GENERATORS", "PROVENANCE", "Discriminator", "ISNet", "ISNetConfig", "UNetLike", "build_discriminator",
+    "GENERATORS", "PROVENANCE", "Discriminator", "ISNet", "ISNetConfig", "UNetLike", "build_discriminator", "build_models",
     "build_generator", "count_parameters", "fold_spectral_norm", "has_spectral_norm", "load_released_discriminator",
     "load_released_generator",
     "ours_to_upstream", "prime_spectral_norm", "upstream_to_ours",

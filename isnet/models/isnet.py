@@ -11,7 +11,7 @@ All channel counts scale with ``width`` (1.0 = the paper; 0.25 gives an 8-channe
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
@@ -199,7 +199,3 @@ VARIANTS: dict[str, dict] = {
 def build_isnet(variant: str = "isnet", **options) -> ISNet:
     assert variant in VARIANTS, f"unknown ISNet variant {variant!r}; choose one of {sorted(VARIANTS)}"
     return ISNet(ISNetConfig(**{**VARIANTS[variant], **options}))
-
-
-def config_dict(model: ISNet) -> dict:
-    return asdict(model.cfg)

@@ -185,13 +185,3 @@ def drop_feature_aliases(state: dict[str, torch.Tensor], source: str = "state di
             raise ValueError(f"{source}: {k} differs from {twin}, but upstream's 'features' is the same module as "
                              "'conv1'; the file was edited or is not the authors' discriminator")
     return out
-
-
-def is_released_checkpoint(path: str | os.PathLike) -> bool:
-    """True for files in the authors' format (key 'generator' holding upstream-named tensors)."""
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:
-        return False
-    state = blob.get("generator") if isinstance(blob, dict) else None
-    return isinstance(state, dict) and any(k.removeprefix("module.").startswith(("layer1.", "stage0.")) for k in state)
