@@ -13,8 +13,8 @@ import time
 
 import torch
 
-from ..features import BACKBONES
-from ..losses import LOSS_PRESETS, AuthorsLossPath, InpaintingLoss, loss_weights
+from ..method.features import BACKBONES
+from ..method.losses import LOSS_PRESETS, AuthorsLossPath, InpaintingLoss, loss_weights
 from ..models import build_discriminator
 
 PATHS = {"ours": InpaintingLoss, "authors": AuthorsLossPath}

@@ -16,7 +16,9 @@ from contextlib import nullcontext
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from ..io import atomic_write_text
 from ..models import build_generator, count_parameters, fold_spectral_norm
+from ..study import PROFILES
 
 PATHS = {  # name → (channels_last, bf16 autocast, fold spectral norm)
     "fp32": (False, False, False),
@@ -57,8 +59,6 @@ def psnr_db(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def profile_settings(names) -> list[tuple[str, int, float, int]]:
     """(profile, blocks, width, size) of study profiles: the generator each one trains and evaluates."""
-    from ..study import PROFILES
-
     out = []
     for name in names:
         if name not in PROFILES:
@@ -156,6 +156,5 @@ def run(args: argparse.Namespace) -> int:
     if args.csv:
         import pandas as pd
 
-        from ..io import atomic_write_text
         atomic_write_text(args.csv, pd.DataFrame(rows).to_csv(index=False))
     return 0

@@ -17,9 +17,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from ..io import atomic_write_text, refuse_overwrite
+from ..method.masks import PAPER_BUCKETS, hole_ratio, sample_hole_in_bucket
+from ..method.pra import CODE_KERNEL, MAX_EXTRA_PASSES, STOP_RATIO, one_shot, progressive_inpaint
 from ..models import build_generator
-from ..masks import hole_ratio
-from ..pra import CODE_KERNEL, MAX_EXTRA_PASSES, STOP_RATIO, one_shot, progressive_inpaint
+from ..study import PROFILES
 from .timing import median_ms, sync
 
 PAPER_TABLE3 = {"one_shot_ms": 52.69, "pra_ms": 85.46, "hardware": "1080 Ti", "samples": 10_000}
@@ -27,8 +29,6 @@ PAPER_TABLE3 = {"one_shot_ms": 52.69, "pra_ms": 85.46, "hardware": "1080 Ti", "s
 
 def bucket_masks(size: int, per_bucket: int, seed: int) -> dict[str, list[torch.Tensor]]:
     """``per_bucket`` known masks (1×1×size×size) per paper bucket, from ``isnet.masks.sample_hole_in_bucket``."""
-    from ..masks import PAPER_BUCKETS, sample_hole_in_bucket
-
     rng = np.random.default_rng(seed)
     out: dict[str, list[torch.Tensor]] = {}
     for name, bounds in PAPER_BUCKETS.items():
@@ -113,8 +113,6 @@ def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.profile:
-        from ..study import PROFILES
-
         if args.profile not in PROFILES:
             raise SystemExit(f"isnet bench pra: unknown profile {args.profile!r}; choose from {sorted(PROFILES)}")
         p = PROFILES[args.profile]
@@ -122,7 +120,6 @@ def run(args: argparse.Namespace) -> int:
     if args.quick:
         args.size, args.blocks, args.width, args.per_bucket, args.repeats, args.warmup = 32, 1, 0.25, 1, 1, 0
     if args.csv:
-        from ..io import refuse_overwrite
         refuse_overwrite(args.csv, args.overwrite, "CSV file")
     device = torch.device(args.device)
     generator = build_generator("isnet", blocks=args.blocks, width=args.width).eval().to(device)
@@ -139,6 +136,5 @@ def run(args: argparse.Namespace) -> int:
     if args.csv:
         import pandas as pd
 
-        from ..io import atomic_write_text
         atomic_write_text(args.csv, pd.DataFrame(rows).to_csv(index=False))
     return 0

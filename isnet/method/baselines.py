@@ -29,7 +29,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .pra import Inpainter, check_image_known, composite
+from .metrics import composite
+from .pra import Inpainter, check_image_known
 
 # One method: (H×W×3 float32 image in [0, 1] with zeros in the hole, H×W bool hole) -> H×W×3 float in [0, 1].
 Method = Callable[..., np.ndarray]

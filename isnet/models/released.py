@@ -17,6 +17,7 @@ import re
 import torch
 from torch import nn
 
+from ..io import load_torch_file
 from .discriminator import Discriminator, build_discriminator
 from .isnet import ISNet, build_isnet
 
@@ -113,8 +114,6 @@ def load_upstream_state(model: nn.Module, state: dict[str, torch.Tensor], source
 def load_released_generator(path: str | os.PathLike, variant: str = "isnet", map_location="cpu",
                             **options) -> ISNet:
     """Build an ISNet (blocks=4 by default) and load ``InpaintingModel_gen.pth`` into it, in eval mode."""
-    from ..io import load_torch_file
-
     if not os.path.exists(path):
         raise FileNotFoundError(f"released checkpoint {path} not found; the authors' links are listed in the README "
                                 "('Released weights'); the file is usually named InpaintingModel_gen.pth")
@@ -137,8 +136,6 @@ def load_released_discriminator(path: str | os.PathLike, gan_loss: str = "nsgan"
     Upstream's first layer is reachable as ``conv1`` and ``features``, so the file carries ``features.0.*``
     aliases; they are dropped after checking that they equal ``conv1.0.*`` (a file where they differ is refused).
     """
-    from ..io import load_torch_file
-
     if not os.path.exists(path):
         raise FileNotFoundError(f"released discriminator {path} not found; the file is usually named "
                                 "InpaintingModel_dis.pth, beside InpaintingModel_gen.pth")
