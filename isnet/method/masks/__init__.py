@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from ..io import atomic_write_bytes, atomic_write_text, encode_png, read_pixels, refuse_overwrite
+from ...io import atomic_write_bytes, atomic_write_text, encode_png, read_pixels, refuse_overwrite
 
 # --------------------------------------------------------------------------------------------
 # Hole ratio and buckets
@@ -578,6 +578,6 @@ def index_nvidia_masks(root: str | os.PathLike, out: str | os.PathLike, size: in
 
 def add_cli(sub) -> None:
     """Transitional: ``isnet masks`` lives in :mod:`isnet.method.cli`; delete this once ``isnet/cli.py`` calls it."""
-    from .cli import add_cli as add_masks_cli
+    from ..cli import add_cli as add_masks_cli
 
     add_masks_cli(sub)

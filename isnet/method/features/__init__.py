@@ -45,7 +45,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..io import atomic_torch_save, cache_dir, load_torch_file, sha256_file
+from ...io import atomic_torch_save, cache_dir, load_torch_file, sha256_file
 
 # --------------------------------------------------------------------------------------------------
 # Architectures and layer names
@@ -276,7 +276,7 @@ def _weights_spec(spec: Backbone) -> Backbone:
 # Calibration: per-layer output scales (module docstring)
 # --------------------------------------------------------------------------------------------------
 
-RESOURCES = Path(__file__).resolve().parents[1] / "resources"
+RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 
 
 def calibration_path(name: str) -> Path:
@@ -569,6 +569,6 @@ def hed_edge_map(image: torch.Tensor, state: dict[str, torch.Tensor] | None = No
 def add_cli(sub) -> None:
     """Transitional: ``isnet weights`` is registered by ``isnet.data.cli.add_weights_cli`` (calibration reads
     photos, so the command lives in the data layer); delete this once ``isnet/cli.py`` calls that."""
-    from ..data.cli import add_weights_cli
+    from ...data.cli import add_weights_cli
 
     add_weights_cli(sub)
