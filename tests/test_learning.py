@@ -8,7 +8,8 @@ import torch
 from isnet.checkpoint import load_checkpoint, load_generator
 from isnet.study.profiles import TEST
 from isnet.models import GENERATORS, build_discriminator, build_generator, count_parameters
-from isnet.train import Engine, SampleStream, train
+from isnet.data.stream import SampleStream
+from isnet.train import Engine, train
 
 # 32 px sample photos, width 0.25, B = 1; L1 + a light adversarial term, no feature network
 BASE = TEST.with_overrides({"model.d_width": 0.25, "loss.adversarial": 1.0, "loss.perceptual": 0,

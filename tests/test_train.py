@@ -8,7 +8,8 @@ import torch
 from isnet.checkpoint import list_checkpoints, load_checkpoint, state_hash
 from isnet.cli import main as cli_main
 from isnet.study.profiles import TEST
-from isnet.train import (Engine, NonFiniteLossError, SampleStream, read_log, sample_grid, train, validate,
+from isnet.data.stream import SampleStream
+from isnet.train import (Engine, NonFiniteLossError, read_log, sample_grid, train, validate,
                          validation_batches)
 
 # tiny and fast: 32 px, width 0.125, one block, a random VGG16 for the feature losses

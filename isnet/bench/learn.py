@@ -21,6 +21,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..engine.checkpoint import list_checkpoints
+from ..engine.evaluate import evaluate
+from ..engine.pretrained import export_pretrained
+from ..engine.train import train
+from ..io import atomic_write_text
+from ..method.metrics import paired_bootstrap
+from ..study import PROFILES, Study
+
 MODELS = {  # model name → row overrides on the profile's base config (isnet: the profile's B)
     "isnet": lambda blocks: {"model.generator": "isnet", "model.blocks": blocks},
     "unet": lambda blocks: {"model.generator": "unet"},
@@ -30,7 +38,6 @@ ALL = "all"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ..study import PROFILES
 
     p.add_argument("--profile", default="laptop", choices=sorted(PROFILES))
     p.add_argument("--models", nargs="+", default=list(MODELS), choices=sorted(MODELS))
@@ -47,7 +54,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..study import Study
 
     study = Study(args.profile, **({"results_dir": args.results_dir} if args.results_dir else {}),
                   progress=not args.no_progress)
@@ -94,10 +100,6 @@ class LearningCurve:
 
     def trace(self, model: str, seed: int, iterations: int, every: int) -> None:
         """Train ``model`` to ``iterations`` in chunks of ``every``, scoring each checkpoint."""
-        from ..checkpoint import list_checkpoints
-        from ..evaluate import evaluate
-        from ..io import atomic_write_text
-        from ..train import train
 
         cfg = self.config(model, seed, iterations)
         run = Path(cfg.out.dir)
@@ -125,8 +127,6 @@ class LearningCurve:
 
     def _add(self, model: str, seed: int, iteration: int, wall: float, config_hash: str,
              scores: pd.DataFrame) -> None:
-        from ..io import atomic_write_text
-        from ..metrics import paired_bootstrap
 
         rows = []
         for bucket in [*sorted(scores.bucket.unique()), ALL]:
@@ -152,7 +152,6 @@ class LearningCurve:
 
     def ship(self, model: str, seed: int, name: str) -> Path:
         """Export the last scored checkpoint as ``isnet.pretrained`` generator ``name``, with its scores."""
-        from ..pretrained import export_pretrained
 
         p = self.points[(self.points.model == model) & (self.points.seed == seed)]
         if not len(p):

@@ -26,9 +26,22 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from ..engine.checkpoint import build_models, load_generator
 from ..engine.config import Config
+from ..engine.device import (
+    autocast,
+    bf16_supported,
+    device_name,
+    median_ms,
+    pick_device,
+    sync,
+)
+from ..engine.train import Engine
+from ..method.losses import AuthorsLossPath
+from ..method.masks import PAPER_BUCKETS, known_from_hole, sample_hole_in_bucket
+from ..method.pra import one_shot, progressive_inpaint
+from ..models import fold_spectral_norm
 from ..study.profiles import base_config
-from .timing import median_ms, sync
 
 PAPER = {"one_shot_ms": 52.69, "pra_ms": 85.46, "hardware": "1080 Ti"}
 
@@ -54,10 +67,6 @@ TRAINING_PATHS = {"authors' loss path (fp32, 2 backbone copies, 4 passes)": Path
 AUTHORS_PATH = next(iter(TRAINING_PATHS))
 
 
-def _autocast(device: torch.device, bf16: bool):
-    import contextlib
-
-    return torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
 
 
 def fixed_pairs(size: int, n: int, seed: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -65,7 +74,6 @@ def fixed_pairs(size: int, n: int, seed: int = 0) -> list[tuple[torch.Tensor, to
 
     Images are smooth seeded noise: latency and pass counts do not depend on image content.
     """
-    from ..masks import PAPER_BUCKETS, known_from_hole, sample_hole_in_bucket
 
     rng = np.random.default_rng(seed)
     gen = torch.Generator().manual_seed(seed)
@@ -95,7 +103,6 @@ def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
 def inference_rows(generator: nn.Module, pairs, device: torch.device, repeats: int, warmup: int,
                    kernel: int = 15) -> list[dict]:
     """One row per path: one-shot and PRA ms/image, mean passes, GFLOP/s, PSNR of the composite vs fp32."""
-    from ..pra import one_shot, progressive_inpaint
 
     pairs = [(i.to(device), k.to(device)) for i, k in pairs]
     base = generator.to(device).eval()
@@ -105,23 +112,22 @@ def inference_rows(generator: nn.Module, pairs, device: torch.device, repeats: i
     reference: dict[str, list[torch.Tensor]] = {}
     rows = []
     for name, path in INFERENCE_PATHS.items():
-        if path.bf16 and not _bf16_ok(device):
+        if path.bf16 and not bf16_supported(device):
             rows.append({"path": name, "skipped": "bf16 unsupported on this device"})
             continue
         model = copy.deepcopy(base)
         if path.fold:
-            from ..models import fold_spectral_norm
             fold_spectral_norm(model)
         fmt = torch.channels_last if path.channels_last else torch.contiguous_format
         model = model.to(memory_format=fmt)
         inputs = [(i.contiguous(memory_format=fmt), k.contiguous(memory_format=fmt)) for i, k in pairs]
 
         def run_one():
-            with _autocast(device, path.bf16):
+            with autocast(device, "bf16" if path.bf16 else "none"):
                 return [one_shot(model, i, k).float() for i, k in inputs]
 
         def run_pra():
-            with _autocast(device, path.bf16):
+            with autocast(device, "bf16" if path.bf16 else "none"):
                 return [progressive_inpaint(model, i, k, kernel=kernel) for i, k in inputs]
 
         for _ in range(warmup):
@@ -143,8 +149,6 @@ def inference_rows(generator: nn.Module, pairs, device: torch.device, repeats: i
     return rows
 
 
-def _bf16_ok(device: torch.device) -> bool:
-    return device.type == "cpu" or (device.type == "cuda" and torch.cuda.is_bf16_supported())
 
 
 # ----------------------------------------------------------------------------------------- training
@@ -152,8 +156,6 @@ def training_rows(cfg, device: torch.device, steps: int, warmup: int) -> list[di
     """One row per path: training iterations/s and images/s of ``Engine.step`` and its GFLOP/s."""
     from dataclasses import replace
 
-    from ..losses import AuthorsLossPath
-    from ..train import Engine
 
     batch = cfg.train.batch
     gen = torch.Generator().manual_seed(0)
@@ -163,7 +165,7 @@ def training_rows(cfg, device: torch.device, steps: int, warmup: int) -> list[di
     rows = []
     flops = None
     for name, path in TRAINING_PATHS.items():
-        if path.bf16 and not _bf16_ok(device):
+        if path.bf16 and not bf16_supported(device):
             rows.append({"path": name, "skipped": "bf16 unsupported on this device"})
             continue
         c = replace(cfg, train=replace(cfg.train, amp="bf16" if path.bf16 else "none",
@@ -262,7 +264,6 @@ def bench_config(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..train import pick_device
 
     if args.quick:
         args.size, args.blocks, args.width = args.size or 32, args.blocks or 1, args.width or 0.125
@@ -274,14 +275,12 @@ def run(args: argparse.Namespace) -> int:
     device = pick_device(args.device)
     size = cfg.data.size
     print(f"# isnet bench table3 — {cfg.model.generator} B={cfg.model.blocks} width {cfg.model.width}, {size}×{size}, "
-          f"device {_device_name(device)}, torch {torch.__version__}, threads {torch.get_num_threads()}")
+          f"device {device_name(device)}, torch {torch.__version__}, threads {torch.get_num_threads()}")
     if not args.no_inference:
         if args.checkpoint:
-            from ..checkpoint import load_generator
             generator = load_generator(args.checkpoint)
             weights = f"weights {args.checkpoint}"
         else:
-            from ..checkpoint import build_models
             torch.manual_seed(0)
             generator = build_models(cfg)[0]
             weights = "random weights (latency depends on the architecture, passes on the masks)"
@@ -299,5 +298,3 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _device_name(device: torch.device) -> str:
-    return f"{device} ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else str(device)

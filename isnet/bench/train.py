@@ -36,7 +36,13 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .timing import sync
+from ..engine.device import bf16_supported, device_name, pick_device, sync
+from ..engine.train import Engine
+from ..io import atomic_write_text
+from ..method.features import BACKBONES, build_backbone
+from ..method.losses import VGG19_PERCEPTUAL, VGG19_STYLE, AuthorsLossPath, _frozen
+from ..study import PROFILES, TABLES, table_rows
+from .table3 import fixed_pairs
 
 # The settings the brief fixes for the small profiles until isnet.study.PROFILES carries them (no-ops after).
 SMALL_SETTING = {"model.init_gain": 0.02, "model.d_width": 0.25}
@@ -77,7 +83,6 @@ DEFAULT_PATHS = [AUTHORS, "authors, profile backbone", "fp32", "channels-last", 
 # ----------------------------------------------------------------------------------------- config
 def _cached(backbone: str) -> bool:
     """Whether a pretrained backbone's weights are on disk (no download is ever started here)."""
-    from ..features import BACKBONES, build_backbone
 
     if BACKBONES[backbone].kind == "random":
         return True
@@ -94,8 +99,6 @@ def profile_config(profile: str, overrides=(), backbone: str | None = None):
     A pretrained backbone that is not cached is replaced by the random one of the same architecture (the
     same cost); the printed header says so.
     """
-    from ..features import BACKBONES
-    from ..study import PROFILES
 
     base = PROFILES[profile].base
     setting = {k: v for k, v in PROFILE_OVERRIDES.get(profile, {}).items()  # only options this config has
@@ -110,7 +113,6 @@ def profile_config(profile: str, overrides=(), backbone: str | None = None):
 
 def path_config(cfg, path: TrainPath):
     """The config of one path: the profile's, with the path's overrides (and the authors' loss for theirs)."""
-    from ..losses import VGG19_PERCEPTUAL, VGG19_STYLE
 
     # every path states its precision, layout and compilation (the paper profile itself trains in bf16)
     over = {"train.amp": "none", "train.channels_last": False, "train.compile": False,
@@ -126,8 +128,6 @@ def path_config(cfg, path: TrainPath):
 
 
 def build_engine(cfg, path: TrainPath, device: torch.device):
-    from ..losses import AuthorsLossPath
-    from ..train import Engine
 
     c = path_config(cfg, path)
     loss = None
@@ -139,7 +139,6 @@ def build_engine(cfg, path: TrainPath, device: torch.device):
 
 def fixed_batch(size: int, batch: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Smooth seeded images and masks from every paper bucket (cost does not depend on the content)."""
-    from .table3 import fixed_pairs
 
     pairs = fixed_pairs(size, batch, seed)
     return torch.cat([p[0] for p in pairs]), torch.cat([p[1] for p in pairs])
@@ -153,7 +152,7 @@ def bench_profile(profile: str, paths: list[str], repeats: int, warmup: int, dev
     engines, rows = {}, {}
     for name in paths:
         path = PATHS[name]
-        if path.bf16 and not bf16_fast(device):
+        if path.bf16 and not bf16_supported(device, fast=True):
             continue
         if path.overrides.get("train.compile") and not compile_available():
             rows[name] = {"skipped": "torch.compile unavailable here (no C++ compiler or no inductor)"}
@@ -189,7 +188,7 @@ def bench_profile(profile: str, paths: list[str], repeats: int, warmup: int, dev
         if name not in rows:
             continue
         row = {"profile": profile, "path": name, "size": cfg.data.size, "blocks": cfg.model.blocks,
-               "width": cfg.model.width, "d_width": cfg.model.d_width, "device": _device_name(device),
+               "width": cfg.model.width, "d_width": cfg.model.d_width, "device": device_name(device),
                "threads": torch.get_num_threads(), "torch": str(torch.__version__), **rows[name]}
         if name in times:
             sec = statistics.median(times[name])
@@ -237,7 +236,6 @@ def step_breakdown(profile: str, device: torch.device, repeats: int, overrides=(
         (perc + style).backward()
 
     def adversarial():
-        from ..losses import _frozen
         pred = pred0.clone().requires_grad_(True)
         with _frozen(D):
             out, _ = D(pred)
@@ -280,14 +278,6 @@ def format_breakdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def bf16_fast(device: torch.device) -> bool:
-    """Whether bf16 runs in hardware here (CUDA with bf16, or a CPU whose oneDNN has bf16 kernels)."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
 
 
 def compile_available() -> bool:
@@ -301,12 +291,6 @@ def compile_available() -> bool:
     return torch.cuda.is_available() or any(shutil.which(c) for c in ("g++", "c++", "clang++"))
 
 
-def _device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    import platform
-
-    return f"cpu ({platform.processor() or platform.machine()})"
 
 
 # ----------------------------------------------------------------------------------------- tables
@@ -332,7 +316,6 @@ def study_iterations(profile: str) -> tuple[int, int] | None:
     estimate, not a schedule. None if the study's tables cannot be listed.
     """
     try:
-        from ..study import PROFILES, TABLES, table_rows
 
         p = PROFILES[profile]
         wanted = getattr(p, "methods", None)  # depth before breadth: only these methods' rows are trained
@@ -346,7 +329,6 @@ def study_iterations(profile: str) -> tuple[int, int] | None:
 
 def profile_wall_time(rows: list[dict], profile: str) -> str:
     """The profile's training cost at the fastest path that trains the same thing (measured s/step)."""
-    from ..study import PROFILES
 
     p = PROFILES[profile]
     bf16_profile = p.base.train.amp == "bf16"  # then the bf16 paths train what the profile trains
@@ -402,7 +384,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..train import pick_device
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -412,12 +393,11 @@ def run(args: argparse.Namespace) -> int:
         overrides = ["data.size=32", "model.blocks=1", "model.width=0.125", "train.batch=2", *overrides]
         args.repeats, args.warmup = min(args.repeats, 2), min(args.warmup, 1)
     paths = args.paths or DEFAULT_PATHS
-    from ..study import PROFILES
 
     unknown = [p for p in args.profile if p not in PROFILES]
     if unknown:
         raise SystemExit(f"isnet bench train: unknown profile(s) {unknown}; choose from {sorted(PROFILES)}")
-    print(f"# isnet bench train — device {_device_name(device)}, torch {torch.__version__}, "
+    print(f"# isnet bench train — device {device_name(device)}, torch {torch.__version__}, "
           f"threads {torch.get_num_threads()}, median of {args.repeats} interleaved steps per path after "
           f"{args.warmup} warm-up (+ the first step, timed apart)")
     rows = []
@@ -439,7 +419,6 @@ def run(args: argparse.Namespace) -> int:
     if args.csv:
         import pandas as pd
 
-        from ..io import atomic_write_text
         table = pd.DataFrame(rows)
         if args.append and os.path.exists(args.csv):
             old = pd.read_csv(args.csv)

@@ -16,6 +16,7 @@ state and the iteration are saved, and loading needs no renaming.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -30,8 +31,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .config import Config
+from .. import models
 from ..io import atomic_write_bytes, atomic_write_text, load_torch_file
+from .config import Config
 
 FORMAT = "isnet-checkpoint/1"
 _ITER_RE = re.compile(r"^iter_(\d+)\.pt$")
@@ -183,17 +185,17 @@ def check_compatible(stored: Mapping[str, Any], cfg: Config, source: str = "chec
 
 # ----------------------------------------------------------------------------------------- generators
 def build_models(cfg: Config) -> tuple[nn.Module, nn.Module]:
-    """The generator and discriminator a config describes (D's sigmoid follows the GAN loss)."""
-    from ..models import build_discriminator
+    """The generator and discriminator a config describes (``isnet.models.build_models`` from its plain values;
+    D's sigmoid follows the resolved loss's GAN loss)."""
+    m = cfg.model
+    return models.build_models(m.generator, blocks=m.blocks, width=m.width, init_gain=m.init_gain,
+                               d_width=m.d_width, gan_loss=cfg.loss.loss_weights().gan_loss)
 
-    g = _build_generator(cfg)
-    d = build_discriminator(gan_loss=gan_loss_of(cfg), width=cfg.model.d_width, init_gain=cfg.model.init_gain)
-    return g, d
 
-
-def gan_loss_of(cfg: Config) -> str:
-    """The GAN loss of a config's loss section (the discriminator's sigmoid depends on it)."""
-    return cfg.loss.loss_weights().gan_loss
+def build_generator(cfg: Config) -> nn.Module:
+    """The generator a config describes (``isnet.models.build_generator`` from its plain values)."""
+    m = cfg.model
+    return models.build_generator(m.generator, blocks=m.blocks, width=m.width, init_gain=m.init_gain)
 
 
 def load_generator(path: str | os.PathLike, map_location: Any = "cpu", **released_options: Any) -> nn.Module:
@@ -210,7 +212,7 @@ def load_generator(path: str | os.PathLike, map_location: Any = "cpu", **release
     blob = load_torch_file(path, "checkpoint", map_location)
     if isinstance(blob, dict) and blob.get("format") == FORMAT:
         cfg = _stored_config(blob, path)
-        g = _build_generator(cfg)
+        g = build_generator(cfg)
         ema = blob.get("generator_ema")  # train.ema > 0: the averaged weights are the ones to use
         _load_fitting(g, ema if ema is not None else blob.get("generator"), cfg, path)
         g.isnet_source = (f"{path} (iteration {blob.get('iteration')}, config {blob.get('config_hash')}"
@@ -218,9 +220,8 @@ def load_generator(path: str | os.PathLike, map_location: Any = "cpu", **release
         check_finite_weights(g, path)
         return g.eval()
     if isinstance(blob, dict) and "generator" in blob:
-        from ..models import load_released_generator
 
-        g = load_released_generator(path, map_location=map_location, **released_options)
+        g = models.load_released_generator(path, map_location=map_location, **released_options)
         g.isnet_source = f"{path} (authors' released weights)"
         check_finite_weights(g, path)
         return g.eval()
@@ -271,17 +272,8 @@ def check_finite_weights(model: nn.Module, source: str | os.PathLike) -> None:
                          "it cannot inpaint: use an earlier checkpoint of the run (checkpoints/iter_*.pt) or retrain")
 
 
-def _build_generator(cfg: Config) -> nn.Module:
-    from ..models import build_generator
-
-    return build_generator(cfg.model.generator, blocks=cfg.model.blocks, width=cfg.model.width,
-                           init_gain=cfg.model.init_gain)
-
-
 def state_hash(module_or_state: nn.Module | Mapping[str, torch.Tensor]) -> str:
     """SHA-256 of every tensor's bytes in key order: equal iff the weights are bitwise equal."""
-    import hashlib
-
     state = module_or_state.state_dict() if isinstance(module_or_state, nn.Module) else module_or_state
     h = hashlib.sha256()
     for k in sorted(state):

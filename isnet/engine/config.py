@@ -26,6 +26,12 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from ..data import CROPS, SOURCES
+from ..io import atomic_write_text
+from ..method.features import BACKBONES
+from ..method.losses import LOSS_PRESETS, LossWeights, loss_weights
+from ..models import GENERATORS
+
 AMP_MODES = ("none", "bf16", "fp16")
 NOT_HASHED = "hash"  # field metadata flag: this field does not change what is trained
 
@@ -48,7 +54,6 @@ class ModelConfig:
     d_width: float = 1.0     # the discriminator's channel multiplier (1.0 = the paper's PatchGAN)
 
     def check(self) -> None:
-        from ..models import GENERATORS
 
         _require(self.generator in GENERATORS, "model.generator", self.generator, sorted(GENERATORS))
         _require(1 <= self.blocks <= 8, "model.blocks", self.blocks, "1..8 (the paper uses 1..4)")
@@ -78,8 +83,6 @@ class LossConfig:
 
     def loss_weights(self):
         """The ``isnet.losses.LossWeights`` this section stands for: preset, overrides, backbone."""
-        from ..method.features import BACKBONES
-        from ..method.losses import LOSS_PRESETS, loss_weights
 
         _require(self.preset in LOSS_PRESETS, "loss.preset", self.preset, sorted(LOSS_PRESETS))
         overrides = dict(self.weights)
@@ -113,7 +116,6 @@ class DataConfig:
     cache: bool = _nohash(False)      # keep decoded training images in memory (small pools only)
 
     def check(self) -> None:
-        from ..data import CROPS, SOURCES
 
         _require(self.source in SOURCES, "data.source", self.source, sorted(SOURCES))
         _require(self.crop in CROPS, "data.crop", self.crop, sorted(CROPS))
@@ -292,7 +294,6 @@ def save_config(cfg: Config, path: str | os.PathLike) -> Path:
     """Write the config as YAML (atomically)."""
     import yaml
 
-    from ..io import atomic_write_text
 
     return atomic_write_text(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False))
 
@@ -340,10 +341,6 @@ def _parse_pairs(items: Iterable[str]) -> dict[str, Any]:
 
 
 def _weight_names() -> set[str]:
-    try:
-        from ..method.losses import LossWeights
-    except ImportError:
-        return set()
     return {f.name for f in fields(LossWeights)}
 
 

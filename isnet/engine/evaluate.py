@@ -22,7 +22,13 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..method.metrics import METRICS
+from ..data import PairsDataset, Skipped
+from ..io import atomic_write_text, refuse_overwrite
+from ..method.baselines import BASELINES, ClassicalInpainter
+from ..method.metrics import METRICS, aggregate, score_batch
+from ..method.pra import Inpainter, one_shot, progressive_inpaint
+from .checkpoint import load_generator
+from .inpaint import GuardedGenerator
 
 SUMMARY_METRICS = ("psnr", "ssim", "mae", "psnr_hole", "mae_hole")
 ALL_BUCKETS = "all"
@@ -31,8 +37,6 @@ ALL_BUCKETS = "all"
 # ----------------------------------------------------------------------------------------- methods
 def as_method(method: Any, device: torch.device) -> tuple[Any, str]:
     """(inpainter, label) for a baseline name, a checkpoint path, a generator module or an Inpainter."""
-    from ..method.baselines import BASELINES, ClassicalInpainter
-    from ..method.pra import Inpainter
 
     if isinstance(method, Inpainter):
         return method, getattr(method, "name", type(method).__name__)
@@ -43,7 +47,6 @@ def as_method(method: Any, device: torch.device) -> tuple[Any, str]:
             return ClassicalInpainter(str(method)), str(method)
         path = Path(method)
         if path.is_file():
-            from .checkpoint import load_generator
 
             return load_generator(path).to(device).eval(), _checkpoint_label(path)
         raise ValueError(f"method {method!r} is neither a classical method ({', '.join(sorted(BASELINES))}) nor a "
@@ -60,7 +63,6 @@ def _checkpoint_label(path: Path) -> str:
 
 
 def _pairs_dataset(pairs: Any):
-    from ..data import PairsDataset
 
     if isinstance(pairs, (str, os.PathLike)):
         return PairsDataset(pairs)
@@ -69,7 +71,6 @@ def _pairs_dataset(pairs: Any):
 
 def _batches(dataset, batch_size: int):
     """(image, known, [meta]) batches of the pairs, unreadable images left out (PairsDataset warns)."""
-    from ..data import Skipped
 
     chunk: list = []
     for i in range(len(dataset)):
@@ -111,7 +112,6 @@ def evaluate(method: Any, pairs: Any, pra: bool = False, *, name: str | None = N
     was_training = isinstance(inpainter, nn.Module) and inpainter.training
     scorer = inpainter
     if isinstance(inpainter, nn.Module):
-        from .inpaint import GuardedGenerator
 
         inpainter.eval()  # train mode would run spectral-norm power iterations, changing the model
         source = str(method) if isinstance(method, (str, os.PathLike)) else None
@@ -132,8 +132,6 @@ def _score(inpainter, label: str, dataset, pra: bool, dev: torch.device, batch_s
            progress: bool, limit: int | None) -> pd.DataFrame:
     from tqdm.auto import tqdm
 
-    from ..method.metrics import score_batch
-    from ..method.pra import one_shot, progressive_inpaint
 
     rows = []
     total = len(dataset) if limit is None else min(limit, len(dataset))
@@ -163,7 +161,6 @@ def summarize(df: pd.DataFrame, metrics: Sequence[str] = SUMMARY_METRICS) -> pd.
     """Per (method, bucket) aggregate with 95 % CIs, plus an ``all`` bucket over every pair of a method."""
     import warnings
 
-    from ..method.metrics import aggregate
 
     everything = df.assign(bucket=ALL_BUCKETS)
     with warnings.catch_warnings():
@@ -195,7 +192,6 @@ def summary_markdown(summary: pd.DataFrame) -> str:
 
 def write_results(df: pd.DataFrame, out: str | os.PathLike, overwrite: bool = False) -> dict[str, Path]:
     """``per_pair.csv``, ``summary.csv`` and ``summary.md`` in ``out``; existing files need ``overwrite``."""
-    from ..io import atomic_write_text, refuse_overwrite
 
     out = Path(out)
     paths = {"per_pair": out / "per_pair.csv", "summary": out / "summary.csv", "markdown": out / "summary.md"}

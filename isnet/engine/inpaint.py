@@ -27,6 +27,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..io import atomic_write_bytes, image_size, read_pixels, refuse_overwrite
+from ..method.masks import load_known
+from ..method.pra import composite, progressive_inpaint
+from .checkpoint import load_generator
+from .device import pick_device
+from .pretrained import load_pretrained
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 HOLES = ("white", "black", "alpha")
 DEFAULT_MAX_MEMORY_GB = 4.0
@@ -96,7 +103,6 @@ def pair_files(images: str | os.PathLike, masks: str | os.PathLike | None) -> li
 
 def load_image(path: str | os.PathLike) -> torch.Tensor:
     """An image file as a 1×3×H×W float tensor in [0, 1], at its true intensities (``isnet.io.read_pixels``)."""
-    from ..io import read_pixels
 
     return _as_tensor(read_pixels(path, "image").rgb)
 
@@ -111,7 +117,6 @@ def save_image(path: Path, image: torch.Tensor) -> None:
 
     from PIL import Image
 
-    from ..io import atomic_write_bytes
 
     array = image.detach().float().cpu().reshape(-1, *image.shape[-2:])
     array = (array.clamp(0, 1).permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
@@ -126,8 +131,6 @@ def load_pair(image_path: Path, mask_path: Path | None, holes: str = "white") ->
     ``holes="alpha"`` (no mask file): transparent pixels (alpha < 0.5) are the hole. With a mask file, an image's
     transparency is ignored, with a warning. A mask of another size, or one that leaves nothing known, is refused.
     """
-    from ..io import read_pixels
-    from ..method.masks import load_known
 
     if holes not in HOLES:
         raise ValueError(f"holes must be one of {', '.join(HOLES)}, got {holes!r}")
@@ -169,10 +172,6 @@ def load_pair(image_path: Path, mask_path: Path | None, holes: str = "white") ->
 
 
 # ----------------------------------------------------------------------------------------- memory and tiles
-def resolve_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def generator_bytes_per_pixel(generator: nn.Module) -> int:
@@ -319,7 +318,6 @@ def inpaint_image(generator: nn.Module, image: torch.Tensor, known: torch.Tensor
 @torch.no_grad()
 def _inpaint(generator: nn.Module, image: torch.Tensor, known: torch.Tensor, pra: bool, raw: bool,
              **pra_options: Any) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
-    from ..method.pra import composite, progressive_inpaint
 
     if pra:
         result = progressive_inpaint(generator, image, known, **pra_options)
@@ -335,7 +333,6 @@ def _inpaint(generator: nn.Module, image: torch.Tensor, known: torch.Tensor, pra
 
 
 def _check_outputs(out: Path, pairs: list[tuple[Path, Path | None]], save_raw: bool, overwrite: bool) -> list[Path]:
-    from ..io import refuse_overwrite
 
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"--out {out} exists and is not a folder; choose a folder")
@@ -377,7 +374,6 @@ def validate_pairs(pairs: list[tuple[Path, Path | None]], holes: str, generator:
 
     Raises ``InputErrors`` with one line per bad pair, so all of them can be fixed in one go.
     """
-    from ..io import image_size
 
     plans, errors = [], []
     for img, msk in pairs:
@@ -424,7 +420,6 @@ def inpaint_files(checkpoint: str | os.PathLike | nn.Module | None, images: str 
     """
     from tqdm.auto import tqdm
 
-    from .checkpoint import load_generator
 
     if holes not in HOLES:
         raise ValueError(f"holes must be one of {', '.join(HOLES)}, got {holes!r}")
@@ -439,9 +434,8 @@ def inpaint_files(checkpoint: str | os.PathLike | nn.Module | None, images: str 
     out = Path(out)
     pairs = pair_files(images, masks)
     targets = _check_outputs(out, pairs, save_raw, overwrite)
-    dev = resolve_device(device)
+    dev = pick_device(device)
     if checkpoint is None:
-        from .pretrained import load_pretrained
 
         checkpoint = load_pretrained()
     generator = (checkpoint if isinstance(checkpoint, nn.Module)

@@ -18,9 +18,10 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
+from ..io import atomic_torch_save, atomic_write_text, refuse_overwrite, sha256_file
+from ..models import build_generator
 from .checkpoint import FORMAT, load_checkpoint
 from .config import Config
-from ..io import atomic_torch_save, atomic_write_text, sha256_file
 
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"
 DEFAULT = "isnet-laptop"
@@ -45,7 +46,6 @@ def describe(name: str = DEFAULT) -> dict[str, Any]:
 
 def load_pretrained(name: str = DEFAULT, device: torch.device | str = "cpu") -> nn.Module:
     """The shipped generator in eval mode, float32, its hash checked; ``.isnet_source`` says which it is."""
-    from ..models import build_generator
 
     weights, _ = pretrained_paths(name)
     info = describe(name)
@@ -68,7 +68,6 @@ def export_pretrained(checkpoint: str | os.PathLike, name: str, scores: Mapping[
     ``scores``: what to record beside it (profile, data, PSNR vs Telea per bucket, ...); it must hold a
     one-line ``summary``.
     """
-    from ..io import refuse_overwrite
 
     assert "summary" in scores, "scores must include a one-line 'summary' of what the model is"
     blob = load_checkpoint(checkpoint)

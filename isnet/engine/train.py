@@ -10,7 +10,7 @@ The authors step D before the generator's backward, which raises the "modified b
 error on PyTorch ≥ 1.5 (edge-connect #124/#152/#188); stepping G first is the standard fix.
 
 Exact resume: the sample of iteration ``i``, slot ``j`` is a pure function of ``(seed, i, j)`` (see
-``SampleStream``), never of an iterator's hidden state, so ``N + stop + resume N`` equals ``2N`` bitwise on
+``isnet.data.stream.SampleStream``), never of an iterator's hidden state, so ``N + stop + resume N`` equals ``2N`` bitwise on
 the CPU in deterministic mode. ``train.batch`` is the global batch: under torchrun, rank ``r`` of ``w`` takes
 slots ``r·b/w … (r+1)·b/w − 1`` of every step, so each rank sees different samples (its seed offset is its
 slot range) and the stream does not depend on the number of processes. Gradients are averaged over ranks
@@ -41,12 +41,26 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from .checkpoint import (FORMAT, build_models, capture_rng, check_compatible, git_commit, list_checkpoints,
-                         load_latest, restore_rng, save_checkpoint, state_hash)
-from .config import Config, save_config
+from ..data import PairsDataset, Skipped, make_pairs
+from ..data.stream import SampleStream
 from ..io import atomic_write_bytes, atomic_write_text
-
-AMP_DTYPES = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+from ..method.losses import InpaintingLoss
+from ..method.masks import PAPER_BUCKETS
+from ..method.metrics import score_batch
+from .checkpoint import (
+    FORMAT,
+    build_models,
+    capture_rng,
+    check_compatible,
+    git_commit,
+    list_checkpoints,
+    load_latest,
+    restore_rng,
+    save_checkpoint,
+    state_hash,
+)
+from .config import Config, save_config
+from .device import autocast, pick_device
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -72,18 +86,6 @@ class Dist:
         return cls(int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0")))
 
 
-def pick_device(name: str, dist_: Dist = Dist()) -> torch.device:
-    """``auto`` = CUDA if present; under torchrun each rank takes ``cuda:LOCAL_RANK``."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(name)
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise RuntimeError(f"train.device={name} but CUDA is not available; use train.device=cpu or auto")
-        if device.index is None:
-            device = torch.device("cuda", dist_.local_rank if dist_.world > 1 else torch.cuda.current_device())
-        torch.cuda.set_device(device)
-    return device
 
 
 def seed_everything(seed: int) -> None:
@@ -117,11 +119,6 @@ def determinism(enabled: bool, device: torch.device) -> Iterator[None]:
         torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = old[2], old[3]
 
 
-def autocast(device: torch.device, amp: str):
-    dtype = AMP_DTYPES[amp]
-    if dtype is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=dtype)
 
 
 # ----------------------------------------------------------------------------------------- the step
@@ -133,7 +130,6 @@ class Engine:
 
     def __init__(self, cfg: Config, device: torch.device | str = "cpu", dist_: Dist = Dist(),
                  loss: nn.Module | None = None):
-        from ..method.losses import InpaintingLoss
 
         self.cfg, self.device, self.dist = cfg, torch.device(device), dist_
         t = cfg.train
@@ -301,119 +297,25 @@ class Engine:
 
 
 # ----------------------------------------------------------------------------------------- data
-def build_train_dataset(cfg: Config):
-    """``isnet.data.TrainDataset`` for the config: source, split, size, crop and the training masks."""
-    from .. import data
-    from ..method import masks
-
-    d = cfg.data
-    opts = {"split": d.split, **({"root": d.root} if d.root else {})}
-    source = data.build_source(d.source, **opts)
-    if d.masks in masks.FAMILIES:
-        mask_spec, mask_opts = "generated", {"family": d.masks}
-    elif d.masks in ("mixed", "generated"):
-        mask_spec, mask_opts = "generated", {"family": None}
-    elif d.masks in masks.BUCKET_SCHEMES:  # "paper": the evaluation pairs' families and hole-ratio buckets
-        mask_spec, mask_opts = "generated", {"family": None, "buckets": d.masks}
-    else:
-        mask_spec, mask_opts = d.masks, {"holes": d.holes}
-    return data.TrainDataset(source, d.size, masks=mask_spec, mask_opts=mask_opts, seed=cfg.train.seed, crop=d.crop,
-                             upscale=d.upscale, cache=d.cache)
-
-
-class SampleStream:
-    """The training samples of every iteration as a pure function of (seed, iteration, slot).
-
-    Global position ``p = iteration·batch + slot`` falls in epoch ``p // n`` at place ``p % n`` of that
-    epoch's seeded permutation (``isnet.data.EpochSampler``'s order, seed + epoch), so every image is
-    seen once per epoch as in the authors' shuffled loader, and ``TrainDataset[(epoch, index)]`` draws
-    its crop, flip and mask from (seed, epoch, index). Nothing depends on an iterator's state, the
-    number of loader workers or where a previous process stopped.
-    """
-
-    def __init__(self, cfg: Config, rank: int = 0, world: int = 1, dataset=None):
-        self.cfg, self.rank, self.world = cfg, rank, world
-        self.dataset = dataset if dataset is not None else build_train_dataset(cfg)
-        self.batch = cfg.train.batch
-        assert self.batch % world == 0, f"train.batch={self.batch} must be divisible by the world size {world}"
-        self.per_rank = self.batch // world
-        self._perms: dict[int, list[int]] = {}
-
-    def _order(self, epoch: int) -> list[int]:
-        if epoch not in self._perms:
-            from ..data import EpochSampler
-
-            sampler = EpochSampler(len(self.dataset), seed=self.cfg.train.seed, shuffle=True)
-            sampler.set_epoch(epoch)
-            self._perms = {epoch: list(sampler)}  # keep one epoch: positions only move forward
-        return self._perms[epoch]
-
-    def keys(self, iteration: int) -> list[tuple[int, int]]:
-        """``(epoch, image index)`` of this rank's slots of ``iteration`` (0-based)."""
-        n = len(self.dataset)
-        out = []
-        for slot in range(self.rank * self.per_rank, (self.rank + 1) * self.per_rank):
-            p = iteration * self.batch + slot
-            out.append((p // n, self._order(p // n)[p % n]))
-        return out
-
-    def __getitem__(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor]:
-        from ..data import Skipped
-
-        items = [self.dataset[k] for k in self.keys(iteration)]
-        kept = [x for x in items if not isinstance(x, Skipped)]
-        if not kept:
-            raise RuntimeError(f"iteration {iteration}: every image of the batch was unreadable: "
-                               + ", ".join(x.path for x in items))
-        return torch.stack([x["image"] for x in kept]), torch.stack([x["known"] for x in kept])
-
-    def loader(self, start: int, end: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Batches of iterations ``start … end − 1`` (``workers`` processes prefetch them)."""
-        from torch.utils.data import DataLoader
-
-        from ..data import seed_worker
-
-        steps = _Steps(self, start, end)
-        workers = self.cfg.data.workers
-        return iter(DataLoader(steps, batch_size=None, shuffle=False, num_workers=workers,
-                               worker_init_fn=seed_worker, generator=torch.Generator().manual_seed(self.cfg.train.seed),
-                               pin_memory=torch.cuda.is_available(), persistent_workers=False,
-                               prefetch_factor=4 if workers else None))
-
-
-class _Steps(torch.utils.data.Dataset):
-    def __init__(self, stream: SampleStream, start: int, end: int):
-        self.stream, self.start, self.end = stream, start, end
-
-    def __len__(self) -> int:
-        return max(0, self.end - self.start)
-
-    def __getitem__(self, k: int):
-        return self.stream[self.start + k]
-
-
 def validation_pairs(cfg: Config, run_dir: Path | None = None, progress: bool = False):
     """``isnet.data.PairsDataset`` of ``data.pairs``, or fixed pairs made once in the run folder."""
-    from .. import data
-    from ..method.masks import PAPER_BUCKETS
 
     d = cfg.data
     if d.pairs:
-        return data.PairsDataset(d.pairs)
+        return PairsDataset(d.pairs)
     assert run_dir is not None, "validation pairs need data.pairs or a run folder to write them to"
     manifest = Path(run_dir) / "val_pairs.csv"
     if not manifest.exists():
         opts = {"root": d.root} if d.root else {}
         per_bucket = max(1, math.ceil(d.val_pairs / len(PAPER_BUCKETS)))
-        data.make_pairs(d.source, d.held_out_split(), d.size, per_bucket, manifest, seed=cfg.train.seed,
+        make_pairs(d.source, d.held_out_split(), d.size, per_bucket, manifest, seed=cfg.train.seed,
                         upscale=d.upscale, source_opts=opts, progress=progress)
-    return data.PairsDataset(manifest)
+    return PairsDataset(manifest)
 
 
 def validation_batches(cfg: Config, run_dir: Path | None = None, batch_size: int = 8,
                        progress: bool = False) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """The validation pairs as (image, known) batches, loaded once (they are few and fixed)."""
-    from ..data import Skipped
 
     pairs = validation_pairs(cfg, run_dir, progress)
     items = [x for x in (pairs[i] for i in range(len(pairs))) if not isinstance(x, Skipped)]
@@ -431,7 +333,6 @@ def validate(generator: nn.Module, batches: list[tuple[torch.Tensor, torch.Tenso
 
     Eval mode does no spectral-norm power iteration, so validating never changes the weights or buffers.
     """
-    from ..method.metrics import score_batch
 
     was_training = generator.training
     generator.eval()
@@ -555,7 +456,7 @@ def train(config: Config | dict, resume: bool = False, *, progress: bool = True,
     dist_ = Dist.from_env()
     started_group = _init_distributed(dist_, cfg.train.device)
     try:
-        device = pick_device(cfg.train.device, dist_)
+        device = pick_device(cfg.train.device, dist_.local_rank if dist_.world > 1 else None)
         with determinism(cfg.train.deterministic, device):
             return _Run(cfg, dist_, device, resume, progress, stop_after, inject_nan_at, on_step, on_validation).run()
     finally:

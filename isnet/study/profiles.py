@@ -9,7 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from ..engine.config import Config, DataConfig, LossConfig, ModelConfig, OutConfig, TrainConfig
+from ..engine.config import (
+    Config,
+    DataConfig,
+    LossConfig,
+    ModelConfig,
+    OutConfig,
+    TrainConfig,
+)
+
 
 @dataclass(frozen=True)
 class StudyProfile:

@@ -31,14 +31,15 @@ import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-import numpy as np
 import matplotlib
 import matplotlib.ticker
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from . import paper as P
 from ..io import atomic_write_bytes, atomic_write_text, refuse_overwrite
+from ..method.metrics import aggregate, paired_bootstrap
+from . import paper as P
 
 LABEL_KEYS = ("profile", "data", "weights", "seeds")
 VERDICTS = ("reproduced", "not reproduced", "inconclusive", "not tested at this scale")
@@ -106,7 +107,6 @@ def _method_column(df: pd.DataFrame) -> pd.DataFrame:
 
 def summarise(ours: pd.DataFrame, keys: Sequence[str], metrics: Sequence[str]) -> pd.DataFrame:
     """Per key: n, mean and 95 % CI of each metric, from per-pair rows or an isnet.metrics.aggregate table."""
-    from ..method.metrics import aggregate
 
     ours = _method_column(ours)
     keys, metrics = list(keys), list(metrics)
@@ -228,7 +228,6 @@ def _paired_rows(results: pd.DataFrame, comp: P.Comparison) -> pd.DataFrame:
 
 
 def _bootstrap(a: np.ndarray, b: np.ndarray, n_boot: int, seed: int) -> dict[str, float]:
-    from ..method.metrics import paired_bootstrap
 
     return paired_bootstrap(a, b, n_boot=n_boot, seed=seed)
 

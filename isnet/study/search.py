@@ -44,6 +44,8 @@ from optuna.samplers import BaseSampler
 from optuna.trial import FrozenTrial, TrialState
 
 from ..engine.config import Config
+from ..engine.train import train
+from ..io import atomic_write_bytes, refuse_overwrite
 
 # ----------------------------------------------------------------------------------------- search space
 LOW, HIGH = 0.1, 300.0  # tune_parameters.py: every weight log-uniform in [0.1, 300]
@@ -351,7 +353,6 @@ def _accepts(fn: Callable, name: str) -> bool:
 
 
 def _default_train_fn() -> Callable:
-    from ..engine.train import train
 
     return train
 
@@ -644,7 +645,6 @@ def search_figures(study: optuna.Study) -> dict[str, Any]:
 def save_figures(figs: Mapping[str, Any], out_dir: str | os.PathLike, prefix: str = "search_",
                  overwrite: bool = False, dpi: int = 120) -> list[Path]:
     """Write each figure as ``out_dir/<prefix><name>.png`` (atomically; existing files need overwrite)."""
-    from ..io import atomic_write_bytes, refuse_overwrite
 
     paths = [Path(out_dir) / f"{prefix}{name}.png" for name in figs]
     for path in paths:
