@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 from scipy import ndimage
 
-from isnet import masks as M
+from isnet.method import cli as method_cli
 from isnet.masks import (BUCKET_SCHEMES, FAMILIES, NVIDIA_BUCKETS, PAPER_BUCKETS, NvidiaMasks, bucket_of,
                          generate_hole, generate_known, grow_known, hole_ratio, index_nvidia_masks,
                          known_from_pixels, load_known, make_mask_set, pixels_from_known, sample_hole_in_bucket,
@@ -348,7 +348,7 @@ def test_nvidia_folder_errors(tmp_path):
 
 def _cli(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="isnet")
-    M.add_cli(parser.add_subparsers(dest="command"))
+    method_cli.add_cli(parser.add_subparsers(dest="command"))
     args = parser.parse_args(argv)
     return args.func(args)
 
