@@ -77,7 +77,7 @@ def test_table3_latency(text):
     t3 = P.table3()
     assert t3["latency_ms"].tolist() == [num(c) for c in row[1:]] == [52.69, 85.46]
     assert t3["method_printed"].tolist() == header[1:]
-    src = P.SOURCES[3]
+    src = P.TABLE_SOURCES[3]
     assert src.n_samples == 10000 and "1080" in src.hardware and "Places2" in src.dataset
     assert "1080TI" in next(line for line in text if line.startswith("TABLE 3."))
 
@@ -147,10 +147,10 @@ def test_table6_every_number_and_l1_label(text):
 
 def test_table5_caption_facts(text):
     caption = next(line for line in text if line.startswith("TABLE 5."))
-    assert "10,000 test samples" in caption and P.SOURCES[5].n_samples == 10000
+    assert "10,000 test samples" in caption and P.TABLE_SOURCES[5].n_samples == 10000
     assert "[39], [40]" in caption  # cited, but not columns (QUIRKS t5-caption-refs)
     caption6 = next(line for line in text if line.startswith("TABLE 6."))
-    assert "5,000 samples" in caption6 and P.SOURCES[6].n_samples == 5000
+    assert "5,000 samples" in caption6 and P.TABLE_SOURCES[6].n_samples == 5000
 
 
 # ----------------------------------------------------------------------------------------- Tables 7 and 8

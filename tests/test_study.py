@@ -209,7 +209,7 @@ def test_results_folder_comes_from_the_project_or_the_environment(tmp_path, monk
 
 
 def test_terminal_ticker_shows_run_i_of_n_iteration_and_eta(tmp_path):
-    from isnet.study import _RunTicker
+    from isnet.study.driver import _RunTicker
 
     class Bar:
         text = ""

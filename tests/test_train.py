@@ -9,7 +9,7 @@ from isnet.checkpoint import list_checkpoints, load_checkpoint, state_hash
 from isnet.cli import main as cli_main
 from isnet.study.profiles import TEST
 from isnet.data.stream import SampleStream
-from isnet.train import (Engine, NonFiniteLossError, read_log, sample_grid, train, validate,
+from isnet.train import (Engine, NonFiniteLossError, read_log, sample_strip, train, validate,
                          validation_batches)
 
 # tiny and fast: 32 px, width 0.125, one block, a random VGG16 for the feature losses
@@ -154,7 +154,7 @@ def test_validation_leaves_weights_alone_and_grid_has_four_columns(tmp_path):
 
     from PIL import Image
     n = sum(len(b[0]) for b in batches)
-    img = Image.open(BytesIO(sample_grid(batches, outputs)))
+    img = Image.open(BytesIO(sample_strip(batches, outputs)))
     assert img.size == (4 * 34 + 2, n * 34 + 2)  # 32 px tiles, 2 px padding
 
 

@@ -28,6 +28,7 @@ from ..engine.train import train
 from ..io import atomic_write_text
 from ..method.metrics import paired_bootstrap
 from ..study import PROFILES, Study
+from ..study.figures import save_figure
 
 MODELS = {  # model name → row overrides on the profile's base config (isnet: the profile's B)
     "isnet": lambda blocks: {"model.generator": "isnet", "model.blocks": blocks},
@@ -38,7 +39,6 @@ ALL = "all"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-
     p.add_argument("--profile", default="laptop", choices=sorted(PROFILES))
     p.add_argument("--models", nargs="+", default=list(MODELS), choices=sorted(MODELS))
     p.add_argument("--seeds", nargs="+", type=int, default=None, help="default: the profile's first seed")
@@ -54,7 +54,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-
     study = Study(args.profile, **({"results_dir": args.results_dir} if args.results_dir else {}),
                   progress=not args.no_progress)
     study.ensure_weights()
@@ -219,8 +218,7 @@ class LearningCurve:
                      f"({self.study.profile.data_label}); classical methods on the same pairs")
         fig.tight_layout()
         out = self.study.dir / "figures" / "learning_curve.png"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(out, dpi=110)
+        save_figure(fig, out, overwrite=True, dpi=110, tight=False)
         plt.close(fig)
         return out
 

@@ -67,8 +67,6 @@ TRAINING_PATHS = {"authors' loss path (fp32, 2 backbone copies, 4 passes)": Path
 AUTHORS_PATH = next(iter(TRAINING_PATHS))
 
 
-
-
 def fixed_pairs(size: int, n: int, seed: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """``n`` (image, known) pairs, masks cycling through the paper buckets (10–50 % holes).
 
@@ -149,13 +147,10 @@ def inference_rows(generator: nn.Module, pairs, device: torch.device, repeats: i
     return rows
 
 
-
-
 # ----------------------------------------------------------------------------------------- training
 def training_rows(cfg, device: torch.device, steps: int, warmup: int) -> list[dict]:
     """One row per path: training iterations/s and images/s of ``Engine.step`` and its GFLOP/s."""
     from dataclasses import replace
-
 
     batch = cfg.train.batch
     gen = torch.Generator().manual_seed(0)
@@ -264,7 +259,6 @@ def bench_config(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-
     if args.quick:
         args.size, args.blocks, args.width = args.size or 32, args.blocks or 1, args.width or 0.125
         args.pairs, args.repeats, args.warmup = min(args.pairs, 2), min(args.repeats, 2), min(args.warmup, 1)

@@ -128,7 +128,6 @@ def path_config(cfg, path: TrainPath):
 
 
 def build_engine(cfg, path: TrainPath, device: torch.device):
-
     c = path_config(cfg, path)
     loss = None
     if path.loss.startswith("authors"):
@@ -278,8 +277,6 @@ def format_breakdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-
-
 def compile_available() -> bool:
     """Whether inductor can build kernels here (it needs a C++ compiler on the CPU)."""
     import shutil
@@ -289,8 +286,6 @@ def compile_available() -> bool:
     except Exception:
         return False
     return torch.cuda.is_available() or any(shutil.which(c) for c in ("g++", "c++", "clang++"))
-
-
 
 
 # ----------------------------------------------------------------------------------------- tables
@@ -384,7 +379,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-
     if args.threads:
         torch.set_num_threads(args.threads)
     device = pick_device(args.device)

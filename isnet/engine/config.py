@@ -54,7 +54,6 @@ class ModelConfig:
     d_width: float = 1.0     # the discriminator's channel multiplier (1.0 = the paper's PatchGAN)
 
     def check(self) -> None:
-
         _require(self.generator in GENERATORS, "model.generator", self.generator, sorted(GENERATORS))
         _require(1 <= self.blocks <= 8, "model.blocks", self.blocks, "1..8 (the paper uses 1..4)")
         _require(self.width > 0, "model.width", self.width, "a positive multiplier such as 1, 0.5, 0.25")
@@ -116,7 +115,6 @@ class DataConfig:
     cache: bool = _nohash(False)      # keep decoded training images in memory (small pools only)
 
     def check(self) -> None:
-
         _require(self.source in SOURCES, "data.source", self.source, sorted(SOURCES))
         _require(self.crop in CROPS, "data.crop", self.crop, sorted(CROPS))
         _require(self.size >= 16, "data.size", self.size, "an image size >= 16 (a multiple of 16)")
@@ -293,7 +291,6 @@ def load_config(path: str | os.PathLike, overrides: Iterable[str] | Mapping[str,
 def save_config(cfg: Config, path: str | os.PathLike) -> Path:
     """Write the config as YAML (atomically)."""
     import yaml
-
 
     return atomic_write_text(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False))
 

@@ -63,7 +63,6 @@ def _checkpoint_label(path: Path) -> str:
 
 
 def _pairs_dataset(pairs: Any):
-
     if isinstance(pairs, (str, os.PathLike)):
         return PairsDataset(pairs)
     return pairs
@@ -132,7 +131,6 @@ def _score(inpainter, label: str, dataset, pra: bool, dev: torch.device, batch_s
            progress: bool, limit: int | None) -> pd.DataFrame:
     from tqdm.auto import tqdm
 
-
     rows = []
     total = len(dataset) if limit is None else min(limit, len(dataset))
     with tqdm(total=total, disable=not progress, desc=f"evaluate {label}", unit="pair") as bar:
@@ -160,7 +158,6 @@ def _score(inpainter, label: str, dataset, pra: bool, dev: torch.device, batch_s
 def summarize(df: pd.DataFrame, metrics: Sequence[str] = SUMMARY_METRICS) -> pd.DataFrame:
     """Per (method, bucket) aggregate with 95 % CIs, plus an ``all`` bucket over every pair of a method."""
     import warnings
-
 
     everything = df.assign(bucket=ALL_BUCKETS)
     with warnings.catch_warnings():

@@ -117,7 +117,6 @@ def save_image(path: Path, image: torch.Tensor) -> None:
 
     from PIL import Image
 
-
     array = image.detach().float().cpu().reshape(-1, *image.shape[-2:])
     array = (array.clamp(0, 1).permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
     buf = io.BytesIO()
@@ -333,7 +332,6 @@ def _inpaint(generator: nn.Module, image: torch.Tensor, known: torch.Tensor, pra
 
 
 def _check_outputs(out: Path, pairs: list[tuple[Path, Path | None]], save_raw: bool, overwrite: bool) -> list[Path]:
-
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"--out {out} exists and is not a folder; choose a folder")
     inputs = {p.parent.resolve() for pair in pairs for p in pair if p is not None}
@@ -419,7 +417,6 @@ def inpaint_files(checkpoint: str | os.PathLike | nn.Module | None, images: str 
     ``checkpoint=None`` uses the small generator shipped with the package (``isnet.pretrained``).
     """
     from tqdm.auto import tqdm
-
 
     if holes not in HOLES:
         raise ValueError(f"holes must be one of {', '.join(HOLES)}, got {holes!r}")

@@ -43,7 +43,7 @@ from torch import nn
 
 from ..data import PairsDataset, Skipped, make_pairs
 from ..data.stream import SampleStream
-from ..io import atomic_write_bytes, atomic_write_text
+from ..io import atomic_write_bytes, atomic_write_text, encode_png
 from ..method.losses import InpaintingLoss
 from ..method.masks import PAPER_BUCKETS
 from ..method.metrics import score_batch
@@ -86,8 +86,6 @@ class Dist:
         return cls(int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0")))
 
 
-
-
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -117,8 +115,6 @@ def determinism(enabled: bool, device: torch.device) -> Iterator[None]:
     finally:
         torch.use_deterministic_algorithms(old[0], warn_only=old[1])
         torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = old[2], old[3]
-
-
 
 
 # ----------------------------------------------------------------------------------------- the step
@@ -294,8 +290,6 @@ class Engine:
             self.scaler_d.load_state_dict(state["scaler_d"])
 
 
-
-
 # ----------------------------------------------------------------------------------------- data
 def validation_pairs(cfg: Config, run_dir: Path | None = None, progress: bool = False):
     """``isnet.data.PairsDataset`` of ``data.pairs``, or fixed pairs made once in the run folder."""
@@ -355,10 +349,9 @@ def validate(generator: nn.Module, batches: list[tuple[torch.Tensor, torch.Tenso
     return means, outputs
 
 
-def sample_grid(batches: list[tuple[torch.Tensor, torch.Tensor]], outputs: list[torch.Tensor],
+def sample_strip(batches: list[tuple[torch.Tensor, torch.Tensor]], outputs: list[torch.Tensor],
                 rows: int = 8) -> bytes:
     """PNG bytes of rows [gt | masked input, holes white | output | composite] (the authors' strip + composite)."""
-    from PIL import Image
     from torchvision.utils import make_grid
 
     image = torch.cat([b[0] for b in batches])[:rows].float().cpu()
@@ -368,12 +361,7 @@ def sample_grid(batches: list[tuple[torch.Tensor, torch.Tensor]], outputs: list[
     comp = pred * (1 - known) + image * known
     tiles = torch.stack([image, masked, pred, comp], 1).flatten(0, 1)
     grid = make_grid(tiles, nrow=4, padding=2, pad_value=1.0)
-    array = (grid.clamp(0, 1).permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
-    import io
-
-    buf = io.BytesIO()
-    Image.fromarray(array).save(buf, format="PNG")
-    return buf.getvalue()
+    return encode_png((grid.clamp(0, 1).permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8))
 
 
 # ----------------------------------------------------------------------------------------- logs
@@ -625,7 +613,7 @@ class _Run:
             self.val_iteration = iteration
             self.val_log.write({"iteration": iteration, **self.val})
             atomic_write_bytes(self.run_dir / "samples" / f"iter_{iteration:08d}.png",
-                               sample_grid(self.val_batches, outputs))
+                               sample_strip(self.val_batches, outputs))
             psnr = self.val.get("psnr", float("nan"))
             is_best = math.isfinite(psnr) and psnr > self.best.get("psnr", -math.inf)
             if is_best:

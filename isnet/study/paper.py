@@ -34,7 +34,7 @@ PAPER = {
 
 MEBI = 2 ** 20  # the paper's "M" in parameter counts (Table 7 caption: 'M' equals 2^20)
 BUCKETS = ("10-20", "20-30", "30-40", "40-50")  # Tables 5 and 6; the same names as isnet.masks.PAPER_BUCKETS
-METRICS = ("psnr", "ssim", "mae")
+PAPER_METRICS = ("psnr", "ssim", "mae")
 HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "mae": False, "latency_ms": False}
 
 
@@ -60,7 +60,7 @@ class TableSource:
         return "; ".join(parts)
 
 
-SOURCES: dict[int, TableSource] = {
+TABLE_SOURCES: dict[int, TableSource] = {
     1: TableSource(1, "part of the random search over loss weights", "Places2 (implied)", 3000,
                    note="models trained about 3,200 iterations at batch 8 (text, Section III-C)"),
     2: TableSource(2, "loss-function ablation", "Places2 (implied)", 5000,
@@ -84,21 +84,21 @@ KEYS: dict[int, tuple[str, ...]] = {1: ("method",), 2: ("method",), 3: ("method"
                                     8: ("method",)}
 # The measured columns of each table (what the study's results are compared on).
 MEASURES: dict[int, tuple[str, ...]] = {1: ("psnr", "mae"), 2: ("psnr", "mae"), 3: ("latency_ms",),
-                                        5: METRICS, 6: METRICS, 7: METRICS, 8: METRICS}
+                                        5: PAPER_METRICS, 6: PAPER_METRICS, 7: PAPER_METRICS, 8: PAPER_METRICS}
 # Columns of the tables above that are ours, not the paper's: exact parameter counts of our models.
 OURS_COLUMNS = ("params_exact", "params_exact_m")
 # Every column of a table that the paper prints a number in (what isnet.report.coverage checks).
 PRINTED_COLUMNS: dict[int, tuple[str, ...]] = {
     1: ("l1", "adversarial", "style", "perceptual", "fm", "psnr", "mae"),
     2: ("l1", "adversarial", "style", "perceptual", "fm", "psnr", "mae"),
-    3: ("latency_ms",), 5: METRICS, 6: METRICS, 7: (*METRICS, "params_m"), 8: ("blocks", *METRICS, "params_m"),
+    3: ("latency_ms",), 5: PAPER_METRICS, 6: PAPER_METRICS, 7: (*PAPER_METRICS, "params_m"), 8: ("blocks", *PAPER_METRICS, "params_m"),
 }
 
 
 def _frame(table: int, rows: list[dict]) -> pd.DataFrame:
     df = pd.DataFrame(rows)
-    df.attrs["source"] = asdict(SOURCES[table])
-    df.attrs["label"] = SOURCES[table].label()
+    df.attrs["source"] = asdict(TABLE_SOURCES[table])
+    df.attrs["label"] = TABLE_SOURCES[table].label()
     df.attrs["paper_table"] = table
     return df
 
@@ -311,15 +311,15 @@ def table8() -> pd.DataFrame:
     return _frame(8, [_with_counts(r) for r in rows])
 
 
-TABLES: dict[int, Callable[[], pd.DataFrame]] = {1: table1, 2: table2, 3: table3, 4: table4, 5: table5,
+TABLE_BUILDERS: dict[int, Callable[[], pd.DataFrame]] = {1: table1, 2: table2, 3: table3, 4: table4, 5: table5,
                                                  6: table6, 7: table7, 8: table8}
 
 
 def table(number: int) -> pd.DataFrame:
     """Table ``number`` (1–8) of the paper."""
-    if number not in TABLES:
+    if number not in TABLE_BUILDERS:
         raise ValueError(f"the paper has Tables 1–8; got {number!r}")
-    return TABLES[number]()
+    return TABLE_BUILDERS[number]()
 
 
 # ----------------------------------------------------------------------------------------- quirks
@@ -341,12 +341,12 @@ QUIRKS: list[Quirk] = [
     Quirk("t1-iterations", 1,
           "The search models are 'iterated nearly 3200 times with nearly 256,000 samples (batch size is set to "
           "8)', but 3,200 × 8 = 25,600; Table 2's models are 'trained 255,000 times'.",
-          "noted in SOURCES; the training length of each table is not inferred from it."),
+          "noted in TABLE_SOURCES; the training length of each table is not inferred from it."),
     Quirk("sample-counts", None,
           "Every table is scored on a different number of samples: Table 1 on 3,000 test samples, Table 2 on 5,000 "
           "'inpainting samples', Tables 3 and 5 on 10,000 Places2 test samples, Table 6 on 5,000 CelebA samples; "
           "Tables 7 and 8 state neither the number of samples nor the mask ratios.",
-          "kept per table in SOURCES[n].n_samples (None = not stated)."),
+          "kept per table in TABLE_SOURCES[n].n_samples (None = not stated)."),
     Quirk("t2-mae-scale", 2,
           "Table 2's 'MAE(%)' values (0.101–0.113) are on a different scale from Table 1's (4.445–5.673) and "
           "Table 5's (0.60–3.54 %) under the same label, although its PSNRs (24.04–24.45) are close to "

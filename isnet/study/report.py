@@ -22,9 +22,7 @@ they work the same in a notebook, a headless CI job and a papermill run.
 """
 from __future__ import annotations
 
-import io
 import itertools
-import json
 import math
 import os
 import re
@@ -37,9 +35,23 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..io import atomic_write_bytes, atomic_write_text, refuse_overwrite
+from ..io import atomic_write_text, read_jsonl, refuse_overwrite
 from ..method.metrics import aggregate, paired_bootstrap
-from . import paper as P
+from .figures import save_figure
+from .paper import (
+    BUCKETS,
+    CLAIMS,
+    HIGHER_IS_BETTER,
+    KEYS,
+    MEASURES,
+    OURS_COLUMNS,
+    PAPER_METRICS,
+    PRINTED_COLUMNS,
+    Claim,
+    Comparison,
+    paper_value,
+)
+from .paper import table as paper_table
 
 LABEL_KEYS = ("profile", "data", "weights", "seeds")
 VERDICTS = ("reproduced", "not reproduced", "inconclusive", "not tested at this scale")
@@ -149,8 +161,8 @@ def side_by_side(ours: pd.DataFrame, paper: pd.DataFrame, keys: Sequence[str] | 
     """
     label = check_label(label)
     number = paper.attrs.get("paper_table")
-    keys = list(keys) if keys is not None else list(P.KEYS.get(number, ("method",)))
-    metrics = list(metrics) if metrics is not None else list(P.MEASURES.get(number, P.METRICS))
+    keys = list(keys) if keys is not None else list(KEYS.get(number, ("method",)))
+    metrics = list(metrics) if metrics is not None else list(MEASURES.get(number, PAPER_METRICS))
     bad = [c for c in keys + metrics if c not in paper.columns]
     if bad:
         raise ValueError(f"the paper's table has no column(s) {bad}; it has {list(paper.columns)}")
@@ -186,7 +198,7 @@ def side_by_side(ours: pd.DataFrame, paper: pd.DataFrame, keys: Sequence[str] | 
                 out[f"ours_{metric}_{k}"] = v
     for column in paper.columns:
         if column not in keys and column not in metrics:
-            name = f"ours {display(column)}" if column in P.OURS_COLUMNS else paper_column(column)
+            name = f"ours {display(column)}" if column in OURS_COLUMNS else paper_column(column)
             out[name] = table[column]
     out.attrs["label"] = label
     out.attrs["paper_table"] = number
@@ -195,7 +207,7 @@ def side_by_side(ours: pd.DataFrame, paper: pd.DataFrame, keys: Sequence[str] | 
 
 
 # ----------------------------------------------------------------------------------------- claims
-def _paired_rows(results: pd.DataFrame, comp: P.Comparison) -> pd.DataFrame:
+def _paired_rows(results: pd.DataFrame, comp: Comparison) -> pd.DataFrame:
     """Rows of a and b joined on (pair_id, seed): columns pair_id, seed, a, b. A single-seed side is shared."""
     df = _method_column(results)
     need = ["method", "pair_id", comp.metric] + (["bucket"] if comp.bucket is not None else [])
@@ -228,7 +240,6 @@ def _paired_rows(results: pd.DataFrame, comp: P.Comparison) -> pd.DataFrame:
 
 
 def _bootstrap(a: np.ndarray, b: np.ndarray, n_boot: int, seed: int) -> dict[str, float]:
-
     return paired_bootstrap(a, b, n_boot=n_boot, seed=seed)
 
 
@@ -280,7 +291,7 @@ def _seed_agreement(kind: str, values: Iterable[float], margin: float) -> bool:
     return len(sides) <= 1
 
 
-def compare(results: pd.DataFrame, comp: P.Comparison, n_boot: int = 2000, seed: int = 0,
+def compare(results: pd.DataFrame, comp: Comparison, n_boot: int = 2000, seed: int = 0,
             min_pairs: int = 0, min_seeds: int = 1) -> dict[str, Any]:
     """Run one comparison: the oriented mean difference (positive = ``a`` better), its 95 % CIs, per-seed mean
     differences, and a status in {"supports", "contradicts", "inconclusive", "not tested"}.
@@ -296,7 +307,7 @@ def compare(results: pd.DataFrame, comp: P.Comparison, n_boot: int = 2000, seed:
     if comp.kind not in ("better", "not_worse", "equal"):
         raise ValueError(f"comparison kind must be better, not_worse or equal; got {comp.kind!r}")
     rows = _paired_rows(results, comp)
-    sign = 1.0 if P.HIGHER_IS_BETTER.get(comp.metric, True) else -1.0
+    sign = 1.0 if HIGHER_IS_BETTER.get(comp.metric, True) else -1.0
     out: dict[str, Any] = {"comparison": comp, "n_pairs": 0, "n_seeds": 0, "mean_diff": math.nan,
                            "ci95_low": math.nan, "ci95_high": math.nan, "ci95_low_seeds": math.nan,
                            "ci95_high_seeds": math.nan, "per_seed": {}, "status": "inconclusive"}
@@ -386,7 +397,7 @@ def sanity_gates(results: pd.DataFrame, methods: Iterable[str], spread_min: floa
 
 
 def _evidence(res: dict[str, Any], table: int) -> str:
-    c: P.Comparison = res["comparison"]
+    c: Comparison = res["comparison"]
     where = f" [{c.bucket}]" if c.bucket else ""
     kind = {"better": ">", "not_worse": "≥", "equal": "≈"}[c.kind]
     head = f"{c.a} {kind} {c.b}{where} {display(c.metric)}"
@@ -402,15 +413,15 @@ def _evidence(res: dict[str, Any], table: int) -> str:
         text += f", PRA {res['pra_passes']:.2f} passes"
     if c.margin:
         text += f", margin {c.margin:g}"
-    pa, pb = P.paper_value(table, c.a, c.metric, c.bucket), P.paper_value(table, c.b, c.metric, c.bucket)
+    pa, pb = paper_value(table, c.a, c.metric, c.bucket), paper_value(table, c.b, c.metric, c.bucket)
     if pa is not None and pb is not None:
-        sign = 1.0 if P.HIGHER_IS_BETTER.get(c.metric, True) else -1.0
+        sign = 1.0 if HIGHER_IS_BETTER.get(c.metric, True) else -1.0
         pooled = " (mean over buckets)" if c.bucket is None and table in (5, 6) else ""
         text += f"; paper{pooled} {sign * (pa - pb):+.{d}f}"
     return text + f" → {res['status']}" + (f" ({res['why']})" if res.get("why") else "")
 
 
-def claim_verdicts(results: Mapping[str, pd.DataFrame], claims: Iterable[P.Claim] | None = None,
+def claim_verdicts(results: Mapping[str, pd.DataFrame], claims: Iterable[Claim] | None = None,
                    n_boot: int = 2000, seed: int = 0, resolves: Iterable[str] | None = None,
                    min_pairs: int = MIN_PAIRS, min_seeds: int = 1, spread_min: float = SPREAD_MIN) -> pd.DataFrame:
     """Verdict per claim of isnet.paper.CLAIMS from per-pair results (see the module docstring).
@@ -429,7 +440,7 @@ def claim_verdicts(results: Mapping[str, pd.DataFrame], claims: Iterable[P.Claim
     """
     allowed = None if resolves is None else set(resolves)
     rows = []
-    for cl in (P.CLAIMS if claims is None else claims):
+    for cl in (CLAIMS if claims is None else claims):
         df = results.get(cl.results)
         base = dict(table=cl.table, results=cl.results, text=cl.text)
         if df is None:
@@ -641,8 +652,8 @@ def coverage(report_tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """
     rows = []
     for number in COVERED_TABLES:
-        paper = P.table(number)
-        keys, columns = P.KEYS[number], P.PRINTED_COLUMNS[number]
+        paper = paper_table(number)
+        keys, columns = KEYS[number], PRINTED_COLUMNS[number]
         candidates = _tables_for(number, report_tables)
         for col in columns:
             where = [n for n, t in candidates if paper_column(col) in t.columns]
@@ -658,21 +669,15 @@ def coverage(report_tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
 # ----------------------------------------------------------------------------------------- figures
 def _save(fig: Figure, out_path: str | os.PathLike | None, overwrite: bool) -> Figure:
     if out_path is not None:
-        refuse_overwrite(out_path, overwrite, what="figure")
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=fig.dpi, bbox_inches="tight")
-        atomic_write_bytes(out_path, buf.getvalue())
+        save_figure(fig, out_path, overwrite=overwrite)
     return fig
 
 
 def _read_jsonl(path: Path) -> pd.DataFrame:
-    rows = []
-    for i, line in enumerate(path.read_text().splitlines(), start=1):
-        if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{i} is not valid JSON ({e}); is it a training log?") from e
+    try:
+        rows = read_jsonl(path, torn_tail=False)
+    except ValueError as e:
+        raise ValueError(f"{e}; is it a training log?") from e
     return pd.json_normalize(rows) if rows else pd.DataFrame()
 
 
@@ -867,7 +872,7 @@ def bucket_metric_plot(ours: pd.DataFrame, paper: pd.DataFrame, metric: str = "p
     long = summarise(ours, ["method", "bucket"], [metric])
     long = long[long["metric"] == metric]
     methods = list(methods) if methods is not None else list(dict.fromkeys(long["method"]))
-    buckets = [b for b in P.BUCKETS if b in set(paper["bucket"]) | set(long["bucket"].astype(str))]
+    buckets = [b for b in BUCKETS if b in set(paper["bucket"]) | set(long["bucket"].astype(str))]
     x = np.arange(len(buckets))
     fig = Figure(figsize=(7, 4.5), dpi=100)
     ax = fig.subplots()

@@ -27,7 +27,6 @@ one-worker search is reproducible.
 from __future__ import annotations
 
 import inspect
-import io
 import math
 import os
 import socket
@@ -45,7 +44,8 @@ from optuna.trial import FrozenTrial, TrialState
 
 from ..engine.config import Config
 from ..engine.train import train
-from ..io import atomic_write_bytes, refuse_overwrite
+from ..io import refuse_overwrite
+from .figures import save_figure
 
 # ----------------------------------------------------------------------------------------- search space
 LOW, HIGH = 0.1, 300.0  # tune_parameters.py: every weight log-uniform in [0.1, 300]
@@ -353,7 +353,6 @@ def _accepts(fn: Callable, name: str) -> bool:
 
 
 def _default_train_fn() -> Callable:
-
     return train
 
 
@@ -645,12 +644,7 @@ def search_figures(study: optuna.Study) -> dict[str, Any]:
 def save_figures(figs: Mapping[str, Any], out_dir: str | os.PathLike, prefix: str = "search_",
                  overwrite: bool = False, dpi: int = 120) -> list[Path]:
     """Write each figure as ``out_dir/<prefix><name>.png`` (atomically; existing files need overwrite)."""
-
     paths = [Path(out_dir) / f"{prefix}{name}.png" for name in figs]
-    for path in paths:
+    for path in paths:  # refuse before writing any
         refuse_overwrite(path, overwrite, what="figure")
-    for path, fig in zip(paths, figs.values()):
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-        atomic_write_bytes(path, buf.getvalue())
-    return paths
+    return [save_figure(fig, path, overwrite=True, dpi=dpi) for path, fig in zip(paths, figs.values())]

@@ -1,0 +1,246 @@
+"""The papermill driver: ``run_study`` executes the notebooks of a profile, shows each run's progress and times them."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..io import atomic_write_text
+from .facade import Study
+from .profiles import (
+    get_profile,
+)
+from .provenance import REPO, git_commit
+from .report import (
+    to_markdown,
+)
+from .runs import PROGRESS_ENV, RESULTS_ENV, project_root, results_root
+
+NOTEBOOKS = ["00_quickstart", "01_search", "02_loss_ablation", "03_architecture", "04_blocks", "05_pra",
+             "06_comparison", "07_report"]
+
+
+def notebook_dir() -> Path:
+    return REPO / "notebooks"
+
+
+class _RunTicker:
+    """Shows, on the terminal, what the notebook being executed is doing: run i of n, its method and seed,
+    the iteration it has reached (from the run's metrics log) and ETAs, read from the progress events the
+    kernel appends (``PROGRESS_ENV``). The notebooks' own outputs stay free of progress bars."""
+
+    def __init__(self, path: Path, bar, interval: float = 2.0):
+        import threading
+
+        self.path, self.bar, self.interval = path, bar, interval
+        self.notebook = ""
+        self.offset = 0
+        self.current: dict[str, Any] | None = None
+        self.durations: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.poll()
+            except Exception:  # never let the display kill the study
+                pass
+
+    def poll(self) -> str:
+        if self.path.exists():
+            with open(self.path) as f:
+                f.seek(self.offset)
+                lines = f.read().splitlines()
+                self.offset = f.tell()
+            for line in lines:
+                try:
+                    ev = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if ev.get("event") == "run":
+                    self.current = ev
+                elif ev.get("event") == "run_done":
+                    if not ev.get("reused"):
+                        self.durations.append(float(ev.get("seconds", 0)))
+                    self.current = None if self.current and self.current.get("i") == ev.get("i") else self.current
+        text = self.notebook + (" · " + self.describe() if self.current else "")
+        self.bar.set_postfix_str(text, refresh=True)
+        return text
+
+    def describe(self) -> str:
+        ev = self.current or {}
+        parts = [f"run {ev.get('i')}/{ev.get('n')} {ev.get('method')} seed {ev.get('seed')}"]
+        if ev.get("reused"):
+            return parts[0] + " (reused)"
+        it = _last_iteration(Path(str(ev.get("run", ""))))
+        total = ev.get("iterations") or 0
+        elapsed = time.time() - float(ev.get("t", time.time()))
+        if it and total:
+            parts.append(f"it {it}/{total}")
+            parts.append(f"ETA run {_clock(elapsed / it * (total - it))}")
+        left = int(ev.get("n", 0)) - int(ev.get("i", 0))
+        if left > 0 and self.durations:
+            parts.append(f"table ≈ {_clock(left * float(np.mean(self.durations)))} more")
+        return " · ".join(parts)
+
+
+def _last_iteration(run: Path) -> int:
+    path = run / "metrics.jsonl"
+    if not path.exists():
+        return 0
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        f.seek(max(0, f.tell() - 4096))
+        tail = f.read().decode(errors="ignore").strip().splitlines()
+    for line in reversed(tail):
+        try:
+            return int(json.loads(line).get("iteration", 0))
+        except (json.JSONDecodeError, ValueError, AttributeError):
+            continue
+    return 0
+
+
+def _clock(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else \
+        f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def study_timings(profile: str, results_dir: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Every recorded study run's timings (``<profile>/timings.jsonl``, appended by each ``isnet study``)."""
+    path = results_root(results_dir) / profile / "timings.jsonl"
+    if not path.exists():
+        return pd.DataFrame(columns=["started", "notebook", "status", "seconds"])
+    return pd.DataFrame([json.loads(line) for line in path.read_text().splitlines() if line.strip()])
+
+
+def run_study(profile: str, only: Sequence[str] | None = None, resume: bool = False,
+              results_dir: str | os.PathLike | None = None, kernel_name: str | None = None,
+              device: str | None = None, notebooks: str | os.PathLike | None = None,
+              keep_checkpoints: bool = False) -> list[dict[str, Any]]:
+    """Execute the notebooks with papermill into <results>/<profile>/notebooks/; returns one record each.
+
+    ``resume`` skips notebooks whose executed copy finished (runs are reused by config hash anyway).
+    A failing notebook keeps its partly executed copy, and the error says which cell failed. The terminal
+    shows the notebook and, inside it, run i of n with iteration and ETA. Every notebook's time is appended
+    to ``<profile>/timings.jsonl`` (one line per notebook per study run, never overwritten);
+    ``notebooks/finished.json`` says which notebooks finished, for ``resume``.
+    """
+    import papermill as pm
+    from tqdm.std import tqdm
+
+    prof = get_profile(profile)
+    names = list(NOTEBOOKS) if not only else [_notebook_name(n) for n in only]
+    root = results_root(results_dir)
+    study = Study(prof, results_dir=root, progress=False)
+    out_dir = study.dir / "notebooks"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    study.ensure_weights()
+    study.ensure_data()
+    study.write_env()
+    done_marker = out_dir / "finished.json"
+    finished = json.loads(done_marker.read_text()) if (resume and done_marker.exists()) else {}
+    timings = study.dir / "timings.jsonl"
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    runs_before = {p.parent.name for p in (study.dir / "runs").glob("*/summary.json")}
+    progress_file = out_dir / ".progress.jsonl"
+    progress_file.unlink(missing_ok=True)
+    env_before = {k: os.environ.get(k) for k in (PROGRESS_ENV, RESULTS_ENV)}
+    os.environ[PROGRESS_ENV] = str(progress_file)
+    os.environ[RESULTS_ENV] = str(root)
+    records = []
+    t0 = time.time()
+    try:
+        with tqdm(total=len(names), desc=f"study {prof.name}", unit="notebook", dynamic_ncols=True) as bar, \
+                _RunTicker(progress_file, bar) as ticker:
+            for n_done, name in enumerate(names):
+                src = Path(notebooks or notebook_dir()) / f"{name}.ipynb"
+                dst = out_dir / f"{name}.ipynb"
+                if resume and name in finished and dst.exists():
+                    records.append({"notebook": name, "status": "skipped (finished)", "seconds": 0.0})
+                    bar.update()
+                    continue
+                ticker.notebook = name
+                bar.set_postfix_str(name)
+                start = time.time()
+                params = {"profile": prof.name, "results_dir": str(root)}
+                if device:
+                    params["device"] = device
+                if keep_checkpoints:
+                    params["keep_checkpoints"] = True
+                status = "ran"
+                try:
+                    pm.execute_notebook(str(src), str(dst), parameters=params, kernel_name=kernel_name,
+                                        cwd=str(project_root()), progress_bar=False, log_output=False,
+                                        extra_arguments=["--log-level=ERROR"])
+                except pm.PapermillExecutionError as e:
+                    status = "failed"
+                    raise NotebookFailed(f"notebook {name} failed in cell [{e.exec_count}] of the executed copy "
+                                         f"({e.ename}: {e.evalue}); the partly executed copy is {dst}. Fix it, "
+                                         "then rerun with --resume") from None
+                finally:
+                    seconds = time.time() - start
+                    _append_jsonl(timings, {"started": started, "notebook": name, "status": status,
+                                            "seconds": round(seconds, 1), "profile": prof.name,
+                                            "host": platform.node(), "cpus": os.cpu_count(),
+                                            "device": device or "auto", "git_commit": git_commit()})
+                finished[name] = {"seconds": round(seconds, 1),
+                                  "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+                atomic_write_text(done_marker, json.dumps(finished, indent=1))
+                records.append({"notebook": name, "status": "ran", "seconds": seconds})
+                bar.update()
+    finally:
+        for k, v in env_before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        progress_file.unlink(missing_ok=True)
+    total = time.time() - t0
+    trained = len({p.parent.name for p in (study.dir / "runs").glob("*/summary.json")} - runs_before)
+    _append_jsonl(timings, {"started": started, "notebook": "(study)", "status": "finished",
+                            "seconds": round(total, 1), "profile": prof.name, "host": platform.node(),
+                            "cpus": os.cpu_count(), "device": device or "auto", "git_commit": git_commit(),
+                            "notebooks_run": sum(r["status"] == "ran" for r in records),
+                            "runs_trained": trained, "runs_reused": len(runs_before),
+                            "disk_mb": round(_disk_mb(study.dir), 1)})
+    print(to_markdown(pd.DataFrame(records)))
+    print(f"\nstudy {prof.name}: {total / 60:.1f} min ({trained} runs trained, {len(runs_before)} reused); "
+          f"results in {study.dir}; every study run's timings: {timings}")
+    return records
+
+
+def _append_jsonl(path: Path, record: Mapping[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        f.write(json.dumps(record, default=str) + "\n")
+
+
+def _disk_mb(folder: Path) -> float:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2 ** 20
+
+
+class NotebookFailed(RuntimeError):
+    """A notebook raised; its partly executed copy is kept and the message names the cell."""
+
+
+def _notebook_name(name: str) -> str:
+    for n in NOTEBOOKS:
+        if name in (n, n.split("_", 1)[1], n.split("_", 1)[0]):
+            return n
+    raise ValueError(f"unknown notebook {name!r}; choose from {NOTEBOOKS} (or their short names)")

@@ -1,0 +1,97 @@
+"""The paper's experiments as data: each table's rows (method id, label, config overrides), the classical baselines."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from ..method.pra import Inpainter
+from . import paper
+from .profiles import (
+    StudyProfile,
+)
+
+WEIGHT_COLUMNS = {"l1": "l1", "adversarial": "adversarial", "style": "style", "perceptual": "perceptual",
+                  "fm": "feature_matching"}  # paper table column → LossWeights field
+
+
+@dataclass(frozen=True)
+class Row:
+    """One trained model of a table: ``id`` is the method id of ``isnet.paper`` (e.g. ``isnet-b2``)."""
+
+    id: str
+    overrides: tuple[tuple[str, Any], ...] = ()
+    label: str = ""
+
+
+def _row(id: str, label: str = "", **overrides: Any) -> Row:
+    return Row(id, tuple(sorted((k.replace("__", "."), v) for k, v in overrides.items())), label or id)
+
+
+def table_rows(table: str, profile: StudyProfile) -> list[Row]:
+    """The rows each table trains. Names match ``isnet.paper`` so the claims find them."""
+    B = profile.blocks
+    if table == "table2":
+        rows = []
+        for _, r in paper.table2().iterrows():
+            weights = {f"loss__weights__{WEIGHT_COLUMNS[c]}": float(r[c]) for c in WEIGHT_COLUMNS}
+            rows.append(_row(r["method"], f"row {r['row']}: " + ", ".join(f"{c}={r[c]:g}" for c in WEIGHT_COLUMNS),
+                             model__blocks=B, **weights))
+        return rows
+    if table == "table7":
+        return [_row("isnet-base", "Base (authors' ablation code)", model__generator="isnet-base", model__blocks=B),
+                _row("isnet-base-ff", "Base + FF (authors' ablation code)", model__generator="isnet-base-ff",
+                     model__blocks=B),
+                _row("isnet", "ISNet", model__blocks=B),
+                _row("unet", "UNet-like", model__generator="unet")]
+    if table == "table7-clean":
+        return [_row("isnet-clean-base", "ISNet − sub-pixel − FF (ours)", model__generator="isnet-clean-base",
+                     model__blocks=B),
+                _row("isnet-no-ff", "ISNet − FF (ours)", model__generator="isnet-no-ff", model__blocks=B),
+                _row("isnet-no-subpixel", "ISNet − sub-pixel (ours)", model__generator="isnet-no-subpixel",
+                     model__blocks=B),
+                _row("isnet", "ISNet", model__blocks=B)]
+    if table == "table8":
+        return [_row(f"isnet-b{b}", f"B = {b}", model__blocks=b) for b in (1, 2, 3, 4)]
+    if table == "table5":
+        return [_row("isnet-eq4", "ISNet, Eq. (4) weights", loss__preset="paper-eq4", model__blocks=B),
+                _row("isnet-eq5", "ISNet, Eq. (5) weights", model__blocks=B),
+                _row("unet", "UNet-like, Eq. (5) weights", model__generator="unet")]
+    raise ValueError(f"unknown table {table!r}; choose one of {sorted(TABLES)}")
+
+
+TABLES = {"table2": 2, "table5": 5, "table7": 7, "table7-clean": 7, "table8": 8}
+
+
+CLASSICAL = ("telea", "ns", "biharmonic")
+
+
+MEAN_FILL = "mean-fill"
+
+
+def _mean_fill_class():
+    class MeanColourFill(Inpainter):
+        """Each hole filled with the mean colour of the image's known pixels: the trivial baseline."""
+
+        name = MEAN_FILL
+
+        def __call__(self, image, known):
+            total = known.sum(dim=(2, 3), keepdim=True).clamp_min(1.0)
+            mean = (image * known).sum(dim=(2, 3), keepdim=True) / total
+            return mean.expand_as(image).clone()
+
+    return MeanColourFill
+
+
+def MeanColourFill():  # noqa: N802 - reads as a class; built lazily so importing isnet.study stays light
+    return _mean_fill_class()()
+
+
+@dataclass
+class TableResult:
+    name: str
+    pairs: pd.DataFrame          # one row per (method, seed, pair): the input of claims and bootstraps
+    summary: pd.DataFrame        # isnet.metrics.aggregate over seeds and pairs
+    table: pd.DataFrame          # the paper's numbers beside ours
+    runs: pd.DataFrame           # which run folder trained each (row, seed)
