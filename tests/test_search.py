@@ -138,7 +138,7 @@ def test_bad_curve_is_pruned_after_warmup_not_before(tmp_path):
 
 
 def test_objective_without_validation_hook_uses_the_summary(tmp_path):
-    def no_hook(cfg, resume=False):
+    def no_hook(cfg, **_):  # never calls on_validation
         return fake_train(cfg)
 
     study = create_search("nohook", None)

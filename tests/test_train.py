@@ -9,6 +9,7 @@ from isnet.checkpoint import list_checkpoints, load_checkpoint, state_hash
 from isnet.cli import main as cli_main
 from isnet.study.profiles import TEST
 from isnet.data.stream import SampleStream
+from isnet.method.losses import InpaintingLoss
 from isnet.train import (Engine, NonFiniteLossError, read_log, sample_strip, train, validate,
                          validation_batches)
 
@@ -116,9 +117,17 @@ def test_keep_last_best_samples_and_summary(runs):
     assert {"g_total", "g_l1", "g_adv", "d_total", "it_per_s"} <= set(read_log(run).columns)
 
 
-def test_nan_loss_stops_naming_the_iteration_and_last_checkpoint(tmp_path):
+def test_nan_loss_stops_naming_the_iteration_and_last_checkpoint(tmp_path, monkeypatch):
+    real, calls = InpaintingLoss.generator_loss, []
+
+    def nan_at_third_step(self, *args, **kwargs):  # the generator loss of training iteration 3 is NaN
+        total, log = real(self, *args, **kwargs)
+        calls.append(1)
+        return (total * float("nan"), {**log, "total": float("nan")}) if len(calls) == 3 else (total, log)
+
+    monkeypatch.setattr(InpaintingLoss, "generator_loss", nan_at_third_step)
     with pytest.raises(NonFiniteLossError, match=r"iteration 3 .*iter_00000002\.pt"):
-        _run(tmp_path, "e", inject_nan_at=3)
+        _run(tmp_path, "e")
     ckpts = list_checkpoints(tmp_path / "e")
     assert [p.name for p in ckpts] == ["iter_00000002.pt"]
     assert all(torch.isfinite(v).all() for v in load_checkpoint(ckpts[0])["generator"].values())

@@ -225,13 +225,12 @@ class Engine:
         known = known.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
         return image, known
 
-    def step(self, image: torch.Tensor, known: torch.Tensor, poison: bool = False,
-             iteration: int | None = None) -> dict[str, float]:
+    def step(self, image: torch.Tensor, known: torch.Tensor, iteration: int | None = None) -> dict[str, float]:
         """Generator backward and step first, then the discriminator's. Returns the logged terms.
 
         ``iteration`` (1-based) decides whether the adversarial warm-up is over; None = it is.
         Raises ``FloatingPointError`` (before any weight changes) if the generator or
-        discriminator loss is not finite; ``poison`` injects that failure for tests.
+        discriminator loss is not finite.
         """
         image, known = self.prepare(image, known)
         amp = self.cfg.train.amp
@@ -239,9 +238,6 @@ class Engine:
         with autocast(self.device, amp):
             pred = self.G(image * known)
             g_total, g_log = self.loss.generator_loss(pred, image, known, self.D, adversarial=adversarial)
-        if poison:
-            g_total = g_total * float("nan")
-            g_log["total"] = float("nan")
         self._require_finite("generator", g_log["total"])
         self.opt_g.zero_grad(set_to_none=True)
         self.scaler_g.scale(g_total).backward()
@@ -427,14 +423,14 @@ class RunSummary:
 
 # ----------------------------------------------------------------------------------------- train()
 def train(config: Config | dict, resume: bool = False, *, progress: bool = True, stop_after: int | None = None,
-          inject_nan_at: int | None = None, on_step: Callable[[int, dict[str, float]], None] | None = None,
+          on_step: Callable[[int, dict[str, float]], None] | None = None,
           on_validation: Callable[[int, dict[str, float]], None] | None = None) -> RunSummary:
     """Train a generator as ``config`` says; returns a ``RunSummary``.
 
     ``resume``: continue from the newest checkpoint in the run folder (a fresh start if it has none).
     A run folder that already holds checkpoints is never overwritten: pass ``resume=True`` or choose
     another ``out.dir``. ``stop_after``: stop (with a checkpoint) after this many iterations in total,
-    as an interruption would. ``inject_nan_at``: poison the loss at that iteration (1-based), for tests.
+    as an interruption would.
     ``on_step(iteration, logged terms)`` is called on rank 0 after every step (notebooks);
     ``on_validation(iteration, metrics)`` after each validation, once its checkpoint is saved (Optuna
     pruning: an exception raised there, such as ``optuna.TrialPruned``, ends the run and propagates).
@@ -446,7 +442,7 @@ def train(config: Config | dict, resume: bool = False, *, progress: bool = True,
     try:
         device = pick_device(cfg.train.device, dist_.local_rank if dist_.world > 1 else None)
         with determinism(cfg.train.deterministic, device):
-            return _Run(cfg, dist_, device, resume, progress, stop_after, inject_nan_at, on_step, on_validation).run()
+            return _Run(cfg, dist_, device, resume, progress, stop_after, on_step, on_validation).run()
     finally:
         if started_group and dist.is_initialized():
             dist.destroy_process_group()
@@ -467,10 +463,10 @@ class _Run:
     """One call of ``train``: the run folder, the loop, and what happens at each validation."""
 
     def __init__(self, cfg: Config, dist_: Dist, device: torch.device, resume: bool, progress: bool,
-                 stop_after: int | None, inject_nan_at: int | None, on_step, on_validation):
+                 stop_after: int | None, on_step, on_validation):
         self.cfg, self.dist, self.device = cfg, dist_, device
         self.resume, self.progress = resume, progress
-        self.stop_after, self.inject_nan_at = stop_after, inject_nan_at
+        self.stop_after = stop_after
         self.on_step, self.on_validation = on_step, on_validation
         self.run_dir = Path(cfg.out.dir)
         t = cfg.train
@@ -565,9 +561,8 @@ class _Run:
         try:
             for image, known in loader:
                 iteration += 1
-                poison = self.inject_nan_at is not None and iteration == self.inject_nan_at
                 try:
-                    terms = self.engine.step(image, known, poison=poison, iteration=iteration)
+                    terms = self.engine.step(image, known, iteration=iteration)
                 except FloatingPointError as e:
                     last = str(self.last_checkpoint) if self.last_checkpoint else "none (no checkpoint yet)"
                     raise NonFiniteLossError(

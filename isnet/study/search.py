@@ -344,14 +344,6 @@ class SearchInterrupted(Exception):
     """Training was stopped by a signal; the trial is re-queued and this worker stops."""
 
 
-def _accepts(fn: Callable, name: str) -> bool:
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
-    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-
-
 def _default_train_fn() -> Callable:
     return train
 
@@ -360,7 +352,8 @@ def _default_train_fn() -> Callable:
 class Objective:
     """Train one weight combination and return its final validation PSNR (higher is better).
 
-    ``train_fn(config, resume=..., on_validation=cb, progress=...)`` is ``isnet.train.train`` by default;
+    ``train_fn(config, resume=..., on_validation=cb, progress=...)`` is ``isnet.train.train`` by default (any
+    ``train_fn`` takes those keywords);
     ``cb(iteration, metrics)`` reports ``metrics["psnr"]`` to Optuna and raises ``optuna.TrialPruned``
     when the median pruner says so. Each trial trains in ``runs_dir/trial-NNNN``; a retried trial
     (heartbeat) reuses the killed trial's folder with ``resume=True``.
@@ -399,22 +392,15 @@ class Objective:
                                              "is below the median of earlier trials")
 
         fn = self.train_fn or _default_train_fn()
-        kwargs: dict[str, Any] = {}
-        if _accepts(fn, "on_validation"):
-            kwargs["on_validation"] = on_validation
-        elif not self._warned:
-            self._warned = True
-            warnings.warn(f"{getattr(fn, '__name__', fn)!s} has no on_validation hook: no pruning, the "
-                          "objective is the PSNR in the returned summary", RuntimeWarning, stacklevel=2)
-        if resume and _accepts(fn, "resume"):
-            kwargs["resume"] = True
-        if _accepts(fn, "progress"):
-            kwargs["progress"] = self.train_progress
-        summary = fn(cfg, **kwargs)
+        summary = fn(cfg, resume=resume, on_validation=on_validation, progress=self.train_progress)
         if _field(summary, "stopped_early"):  # SIGINT/SIGTERM: train saved a checkpoint and returned
             _retry_callback(None)(trial.study, _frozen(trial))  # a WAITING copy resumes from run_dir
             raise SearchInterrupted(f"trial {trial.number} was interrupted at iteration "
                                     f"{_field(summary, 'iteration')}; it is queued to resume from {run_dir}")
+        if not last and not self._warned:
+            self._warned = True
+            warnings.warn(f"{getattr(fn, '__name__', fn)!s} made no on_validation hook call: no pruning, the "
+                          "objective is the PSNR in the returned summary", RuntimeWarning, stacklevel=2)
 
         psnr, mae = _metric(summary, "psnr"), _metric(summary, "mae")
         if not math.isfinite(psnr):  # no validation in the summary: the last one reported
