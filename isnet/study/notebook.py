@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 
 from ..io import atomic_write_text
-from . import Study
+from .facade import Study
+from .figures import save_figure
 from .profiles import StudyProfile
 from .report import compact_markdown
 
@@ -96,9 +97,14 @@ class NotebookStudy(Study):
         return read_records(self.dir, self.notebook)
 
     def figure_path(self, name: str) -> Path:
-        """``<results>/<profile>/figures/<name>.png``: the ``out_path`` a notebook hands to a figure function of
-        ``isnet.study.report``, which writes it atomically."""
+        """``<results>/<profile>/figures/<name>.png``."""
         return self.dir / "figures" / f"{name}.png"
+
+    def save_figure(self, fig: Any, name: str) -> Any:
+        """Write ``fig`` to ``figures/<name>.png`` through the study layer's one figure writer (atomic, replacing
+        the previous run's file); returns the figure, so a cell shows what it saved."""
+        save_figure(fig, self.figure_path(name), overwrite=True)
+        return fig
 
 
 def metric_means(summary: pd.DataFrame, metric: str = "psnr") -> dict[str, Any]:
