@@ -17,9 +17,16 @@ from tqdm.auto import tqdm
 
 from ...io import atomic_write_text, refuse_overwrite
 from .convention import NVIDIA_BUCKETS, _ratio_np, bucket_of
-from .files import BINARY_THRESHOLD, HOLES, _as_size, _check_holes, known_from_pixels, read_grey, resize_nearest
+from .files import (
+    BINARY_THRESHOLD,
+    HOLES,
+    _as_size,
+    _check_holes,
+    known_from_pixels,
+    read_grey,
+    resize_nearest,
+)
 from .sets import MANIFEST_COLUMNS
-
 
 NVIDIA_GROUP_SIZE = 2000
 NVIDIA_TOLERANCE = 0.02  # slack on each group's bounds when checking polarity (resizing moves edges)

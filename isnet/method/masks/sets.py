@@ -14,7 +14,6 @@ from .convention import _ratio_np, _scheme, bucket_of
 from .files import _as_size, _check_holes, _png_bytes, pixels_from_known
 from .strokes import _family, _sample_in_bucket
 
-
 MANIFEST = "manifest.csv"
 MANIFEST_COLUMNS = ["file", "hole_ratio", "bucket", "scheme", "family", "seed", "height", "width"]
 

@@ -16,7 +16,6 @@ import torch
 
 from .convention import _check_size, _ratio_np, known_from_hole
 
-
 REFERENCE_SIZE = 256  # the sizes in StrokeFamily are in pixels at a 256×256 image
 
 
