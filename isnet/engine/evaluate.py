@@ -29,6 +29,7 @@ from ..method.metrics import METRICS, aggregate, score_batch
 from ..method.pra import Inpainter, one_shot, progressive_inpaint
 from .checkpoint import load_generator
 from .inpaint import GuardedGenerator
+from .markdown import markdown_table
 
 SUMMARY_METRICS = ("psnr", "ssim", "mae", "psnr_hole", "mae_hole")
 ALL_BUCKETS = "all"
@@ -172,8 +173,7 @@ def summary_markdown(summary: pd.DataFrame) -> str:
     labels = {"psnr": "PSNR (dB)", "ssim": "SSIM", "mae": "MAE (%)", "psnr_hole": "PSNR hole (dB)",
               "mae_hole": "MAE hole (%)"}
     metrics = [m for m in labels if m in set(summary["metric"])]
-    head = "| method | bucket | n | " + " | ".join(labels[m] for m in metrics) + " |"
-    lines = [head, "|---" * (head.count("|") - 1) + "|"]
+    rows = []
     for (method, bucket), g in summary.groupby(["method", "bucket"], sort=False):
         cells = []
         by_metric = {r.metric: r for r in g.itertuples(index=False)}
@@ -183,8 +183,8 @@ def summary_markdown(summary: pd.DataFrame) -> str:
             digits = 3 if m == "ssim" else 2
             ci = "" if pd.isna(r.ci95_low) else f" [{r.ci95_low:.{digits}f}, {r.ci95_high:.{digits}f}]"
             cells.append(f"{r.mean:.{digits}f}{ci}")
-        lines.append(f"| {method} | {bucket} | {n} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+        rows.append([method, bucket, n, *cells])
+    return markdown_table(["method", "bucket", "n", *(labels[m] for m in metrics)], rows)
 
 
 def write_results(df: pd.DataFrame, out: str | os.PathLike, overwrite: bool = False) -> dict[str, Path]:

@@ -1,4 +1,4 @@
-"""The training loop: single process or ``torchrun``, exact resume, bf16/fp16, deterministic mode.
+"""The training loop (``train``): single process or ``torchrun``, exact resume, bf16/fp16, deterministic mode.
 
 One iteration (docs/authors-code.md §9, reordered so that it runs on current PyTorch):
 
@@ -10,46 +10,34 @@ The authors step D before the generator's backward, which raises the "modified b
 error on PyTorch ≥ 1.5 (edge-connect #124/#152/#188); stepping G first is the standard fix.
 
 Exact resume: the sample of iteration ``i``, slot ``j`` is a pure function of ``(seed, i, j)`` (see
-``isnet.data.stream.SampleStream``), never of an iterator's hidden state, so ``N + stop + resume N`` equals ``2N`` bitwise on
-the CPU in deterministic mode. ``train.batch`` is the global batch: under torchrun, rank ``r`` of ``w`` takes
+``isnet.data.stream.SampleStream``), never of an iterator's hidden state, so ``N + stop + resume N`` equals
+``2N`` bitwise on the CPU in deterministic mode. ``train.batch`` is the global batch: under torchrun, rank ``r`` of ``w`` takes
 slots ``r·b/w … (r+1)·b/w − 1`` of every step, so each rank sees different samples (its seed offset is its
 slot range) and the stream does not depend on the number of processes. Gradients are averaged over ranks
 by one flat all-reduce per network (gloo on CPU, NCCL on CUDA); rank 0 logs, validates and checkpoints.
 
->>> from isnet.config import PROFILES
->>> summary = train(PROFILES["test"].with_overrides(["out.dir=/tmp/run"]))  # doctest: +SKIP
+>>> from isnet.study.profiles import TEST
+>>> summary = train(TEST.with_overrides(["out.dir=/tmp/run"]))  # doctest: +SKIP
 
 ``isnet train --profile smoke train.iterations=50 [--resume]`` is the same from the shell.
 """
 from __future__ import annotations
 
-import contextlib
-import copy
 import json
 import math
-import os
-import random
 import signal
 import sys
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
-import numpy as np
 import torch
 import torch.distributed as dist
-from torch import nn
 
-from ..data import PairsDataset, Skipped, make_pairs
 from ..data.stream import SampleStream
-from ..io import atomic_write_bytes, atomic_write_text, encode_png
-from ..method.losses import InpaintingLoss
-from ..method.masks import PAPER_BUCKETS
-from ..method.metrics import score_batch
+from ..io import atomic_write_bytes, atomic_write_text
 from .checkpoint import (
     FORMAT,
-    build_models,
     capture_rng,
     check_compatible,
     git_commit,
@@ -60,365 +48,10 @@ from .checkpoint import (
     state_hash,
 )
 from .config import Config, save_config
-from .device import autocast, pick_device
-
-
-class NonFiniteLossError(FloatingPointError):
-    """A loss became NaN or inf; the message names the iteration and the last good checkpoint."""
-
-
-# ----------------------------------------------------------------------------------------- environment
-@dataclass(frozen=True)
-class Dist:
-    """Where this process sits in a (possibly one-process) job."""
-
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-    @classmethod
-    def from_env(cls) -> "Dist":
-        world = int(os.environ.get("WORLD_SIZE", "1"))
-        return cls(int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0")))
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-@contextlib.contextmanager
-def determinism(enabled: bool, device: torch.device) -> Iterator[None]:
-    """Deterministic algorithms (strict on the CPU, warn-only on CUDA) and no cuDNN autotuning; restored after.
-
-    On CUDA some ops used by variants or losses have no deterministic kernel (e.g. reflection-pad or
-    bilinear backward); there the flag warns instead of stopping the run, and bitwise reproducibility
-    is claimed for the CPU only.
-    """
-    old = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
-           torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic)
-    if enabled:
-        if device.type == "cuda":
-            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.use_deterministic_algorithms(True, warn_only=device.type != "cpu")
-        torch.backends.cudnn.benchmark = False
-        torch.backends.cudnn.deterministic = True
-    else:
-        torch.backends.cudnn.benchmark = device.type == "cuda"
-    try:
-        yield
-    finally:
-        torch.use_deterministic_algorithms(old[0], warn_only=old[1])
-        torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = old[2], old[3]
-
-
-# ----------------------------------------------------------------------------------------- the step
-class Engine:
-    """Generator, discriminator, loss, optimizers and AMP scalers; ``step(image, known)`` trains once.
-
-    Also used by ``isnet bench table3`` to time training steps without a data loader.
-    """
-
-    def __init__(self, cfg: Config, device: torch.device | str = "cpu", dist_: Dist = Dist(),
-                 loss: nn.Module | None = None):
-
-        self.cfg, self.device, self.dist = cfg, torch.device(device), dist_
-        t = cfg.train
-        torch.manual_seed(t.seed)  # same initial weights on every rank (and broadcast below to be sure)
-        g, d = build_models(cfg)
-        self.memory_format = torch.channels_last if t.channels_last else torch.contiguous_format
-        self.G = g.to(self.device, memory_format=self.memory_format).train()
-        self.D = d.to(self.device, memory_format=self.memory_format).train()
-        self.loss = (loss or InpaintingLoss(cfg.loss.loss_weights())).to(self.device)
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=t.lr_g, betas=tuple(t.betas))
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=t.lr_d, betas=tuple(t.betas))
-        fp16 = t.amp == "fp16"
-        self.scaler_g = torch.amp.GradScaler(self.device.type, enabled=fp16)
-        self.scaler_d = torch.amp.GradScaler(self.device.type, enabled=fp16)
-        if dist_.world > 1:
-            self._broadcast_from_rank0()
-        # train.ema > 0: an averaged copy of G (eval mode: its spectral norms use the copied u/v as they are)
-        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if t.ema > 0 else None
-        self.ema_updates = 0
-        if t.compile:
-            self._compile()
-
-    def _compile(self) -> None:
-        """``train.compile``: ``nn.Module.compile`` of G, in place (state-dict keys and checkpoints unchanged).
-
-        G's finite-input check is dropped (a graph break; the loss's finite check still stops a bad run). Only
-        G: the VGG backbone compiled ran slower than eager oneDNN on the CPU (0.83× the step, ``isnet bench
-        train``), and D's step runs D twice before one backward, so spectral norm's in-place u/v updates would
-        invalidate tensors a compiled D saved. The EMA copy stays eager (validation only).
-        """
-        if hasattr(self.G, "validate_inputs"):
-            self.G.validate_inputs = False
-        self.G.compile()
-
-    @property
-    def eval_generator(self) -> nn.Module:
-        """The generator that validation, evaluation and inference use: the EMA copy when there is one."""
-        return self.G_ema if self.G_ema is not None else self.G
-
-    def adversarial_active(self, iteration: int | None) -> bool:
-        """Whether the adversarial terms and D's update run at this (1-based) iteration.
-
-        Never when the adversarial weight is 0 (the generator's loss does not look at D, so D's step
-        would be wasted work), and not during the ``train.adv_warmup`` iterations.
-        """
-        if self.loss.weights.adversarial == 0:
-            return False
-        return iteration is None or iteration > self.cfg.train.adv_warmup
-
-    @torch.no_grad()
-    def _update_ema(self) -> None:
-        """ema ← d·ema + (1 − d)·G with d = min(decay, (1 + n)/(10 + n)), so early averages are not stale."""
-        self.ema_updates += 1
-        n = self.ema_updates
-        d = min(self.cfg.train.ema, (1 + n) / (10 + n))
-        for pe, p in zip(self.G_ema.parameters(), self.G.parameters()):
-            pe.lerp_(p.detach(), 1 - d)
-        for be, b in zip(self.G_ema.buffers(), self.G.buffers()):
-            be.copy_(b)
-
-    # -- distributed helpers -------------------------------------------------------------------
-    @torch.no_grad()
-    def _broadcast_from_rank0(self) -> None:
-        for module in (self.G, self.D):
-            for t in list(module.parameters()) + list(module.buffers()):
-                dist.broadcast(t.data, 0)
-
-    def _average_gradients(self, module: nn.Module) -> None:
-        """One flat all-reduce of every gradient, divided by the world size (what DDP computes)."""
-        if self.dist.world == 1:
-            return
-        grads = [p.grad for p in module.parameters() if p.grad is not None]
-        if not grads:
-            return
-        flat = torch.cat([g.reshape(-1) for g in grads])
-        dist.all_reduce(flat)
-        flat /= self.dist.world
-        offset = 0
-        for g in grads:
-            n = g.numel()
-            g.copy_(flat[offset:offset + n].view_as(g))
-            offset += n
-
-    def _require_finite(self, which: str, value: float) -> None:
-        """Raise on a NaN/inf loss; under torchrun every rank raises together (one tiny all-reduce)."""
-        if self.dist.world > 1:
-            flag = torch.tensor([0.0 if math.isfinite(value) else 1.0], device=self.device)
-            dist.all_reduce(flag)
-            if flag.item() and math.isfinite(value):
-                raise FloatingPointError(f"the {which} loss is not finite on another rank")
-        if not math.isfinite(value):
-            raise FloatingPointError(f"the {which} loss is {value}")
-
-    # -- one iteration -------------------------------------------------------------------------
-    def prepare(self, image: torch.Tensor, known: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        image = image.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
-        known = known.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
-        return image, known
-
-    def step(self, image: torch.Tensor, known: torch.Tensor, iteration: int | None = None) -> dict[str, float]:
-        """Generator backward and step first, then the discriminator's. Returns the logged terms.
-
-        ``iteration`` (1-based) decides whether the adversarial warm-up is over; None = it is.
-        Raises ``FloatingPointError`` (before any weight changes) if the generator or
-        discriminator loss is not finite.
-        """
-        image, known = self.prepare(image, known)
-        amp = self.cfg.train.amp
-        adversarial = self.adversarial_active(iteration)
-        with autocast(self.device, amp):
-            pred = self.G(image * known)
-            g_total, g_log = self.loss.generator_loss(pred, image, known, self.D, adversarial=adversarial)
-        self._require_finite("generator", g_log["total"])
-        self.opt_g.zero_grad(set_to_none=True)
-        self.scaler_g.scale(g_total).backward()
-        self._average_gradients(self.G)
-        self.scaler_g.step(self.opt_g)
-        self.scaler_g.update()
-        if self.G_ema is not None:
-            self._update_ema()
-        g_terms = {f"g_{k}": v for k, v in g_log.items()}
-        if not adversarial:
-            return g_terms
-
-        with autocast(self.device, amp):
-            d_total, d_log = self.loss.discriminator_loss(pred.detach(), image, self.D)
-        self._require_finite("discriminator", d_log["total"])
-        self.opt_d.zero_grad(set_to_none=True)
-        self.scaler_d.scale(d_total).backward()
-        self._average_gradients(self.D)
-        self.scaler_d.step(self.opt_d)
-        self.scaler_d.update()
-        return {**g_terms, **{f"d_{k.removeprefix('d_')}": v for k, v in d_log.items()}}
-
-    # -- state ---------------------------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
-        state = {
-            "generator": self.G.state_dict(), "discriminator": self.D.state_dict(),
-            "optimizer_g": self.opt_g.state_dict(), "optimizer_d": self.opt_d.state_dict(),
-            "scaler_g": self.scaler_g.state_dict(), "scaler_d": self.scaler_d.state_dict(),
-        }
-        if self.G_ema is not None:
-            state["generator_ema"] = self.G_ema.state_dict()
-            state["ema_updates"] = self.ema_updates
-        return state
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.G.load_state_dict(state["generator"])
-        if self.G_ema is not None:
-            self.G_ema.load_state_dict(state["generator_ema"])
-            self.ema_updates = int(state["ema_updates"])
-        self.D.load_state_dict(state["discriminator"])
-        self.opt_g.load_state_dict(state["optimizer_g"])
-        self.opt_d.load_state_dict(state["optimizer_d"])
-        if state.get("scaler_g"):
-            self.scaler_g.load_state_dict(state["scaler_g"])
-        if state.get("scaler_d"):
-            self.scaler_d.load_state_dict(state["scaler_d"])
-
-
-# ----------------------------------------------------------------------------------------- data
-def validation_pairs(cfg: Config, run_dir: Path | None = None, progress: bool = False):
-    """``isnet.data.PairsDataset`` of ``data.pairs``, or fixed pairs made once in the run folder."""
-
-    d = cfg.data
-    if d.pairs:
-        return PairsDataset(d.pairs)
-    assert run_dir is not None, "validation pairs need data.pairs or a run folder to write them to"
-    manifest = Path(run_dir) / "val_pairs.csv"
-    if not manifest.exists():
-        opts = {"root": d.root} if d.root else {}
-        per_bucket = max(1, math.ceil(d.val_pairs / len(PAPER_BUCKETS)))
-        make_pairs(d.source, d.held_out_split(), d.size, per_bucket, manifest, seed=cfg.train.seed,
-                        upscale=d.upscale, source_opts=opts, progress=progress)
-    return PairsDataset(manifest)
-
-
-def validation_batches(cfg: Config, run_dir: Path | None = None, batch_size: int = 8,
-                       progress: bool = False) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """The validation pairs as (image, known) batches, loaded once (they are few and fixed)."""
-
-    pairs = validation_pairs(cfg, run_dir, progress)
-    items = [x for x in (pairs[i] for i in range(len(pairs))) if not isinstance(x, Skipped)]
-    if not items:
-        raise ValueError(f"no readable validation pairs in {cfg.data.pairs or run_dir}")
-    return [(torch.stack([x[0] for x in items[i:i + batch_size]]), torch.stack([x[1] for x in items[i:i + batch_size]]))
-            for i in range(0, len(items), batch_size)]
-
-
-# ----------------------------------------------------------------------------------------- validation
-@torch.no_grad()
-def validate(generator: nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]],
-             device: torch.device) -> tuple[dict[str, float], list[torch.Tensor]]:
-    """Mean PSNR, SSIM, MAE (and hole-only) over the fixed pairs in fp32, and the outputs for the sample grid.
-
-    Eval mode does no spectral-norm power iteration, so validating never changes the weights or buffers.
-    """
-
-    was_training = generator.training
-    generator.eval()
-    scores: dict[str, list[torch.Tensor]] = {}
-    outputs = []
-    try:
-        for image, known in batches:
-            image, known = image.to(device), known.to(device)
-            pred = generator(image * known).float()
-            outputs.append(pred.cpu())
-            for k, v in score_batch(pred, image, known).items():
-                scores.setdefault(k, []).append(v.double().cpu())
-    finally:
-        generator.train(was_training)
-    means = {}
-    for k, vs in scores.items():
-        v = torch.cat(vs)
-        v = v[torch.isfinite(v)]
-        means[k] = float(v.mean()) if v.numel() else float("nan")
-    return means, outputs
-
-
-def sample_strip(batches: list[tuple[torch.Tensor, torch.Tensor]], outputs: list[torch.Tensor],
-                rows: int = 8) -> bytes:
-    """PNG bytes of rows [gt | masked input, holes white | output | composite] (the authors' strip + composite)."""
-    from torchvision.utils import make_grid
-
-    image = torch.cat([b[0] for b in batches])[:rows].float().cpu()
-    known = torch.cat([b[1] for b in batches])[:rows].float().cpu()
-    pred = torch.cat(outputs)[:rows].float().cpu()
-    masked = image * known + (1 - known)
-    comp = pred * (1 - known) + image * known
-    tiles = torch.stack([image, masked, pred, comp], 1).flatten(0, 1)
-    grid = make_grid(tiles, nrow=4, padding=2, pad_value=1.0)
-    return encode_png((grid.clamp(0, 1).permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8))
-
-
-# ----------------------------------------------------------------------------------------- logs
-class JsonlLog:
-    """Append-only JSON-lines log (one dict per line) that reports read with ``pandas.read_json(lines=True)``.
-
-    On resume, rows after the checkpoint's iteration (written before a crash) are dropped so the log
-    matches the weights.
-    """
-
-    def __init__(self, path: Path, enabled: bool = True):
-        self.path, self.enabled = path, enabled
-
-    def truncate_after(self, iteration: int) -> None:
-        if not (self.enabled and self.path.exists()):
-            return
-        keep = [line for line in self.path.read_text().splitlines()
-                if line.strip() and json.loads(line).get("iteration", 0) <= iteration]
-        atomic_write_text(self.path, "".join(line + "\n" for line in keep))
-
-    def write(self, row: dict[str, Any]) -> None:
-        if not self.enabled:
-            return
-        with open(self.path, "a") as f:
-            f.write(json.dumps(row, default=float) + "\n")
-            f.flush()
-
-
-def read_log(run_dir: str | os.PathLike, which: str = "metrics"):
-    """A run's ``metrics`` (per-step losses) or ``val`` (validation) log as a DataFrame."""
-    import pandas as pd
-
-    path = Path(run_dir) / f"{which}.jsonl"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} not found; is {run_dir} a training run folder?")
-    return pd.read_json(path, lines=True)
-
-
-# ----------------------------------------------------------------------------------------- summary
-@dataclass
-class RunSummary:
-    """What ``train`` returns (and writes to ``summary.json``)."""
-
-    run_dir: str
-    config_hash: str
-    iteration: int
-    iterations: int
-    stopped_early: bool
-    resumed_from: str | None
-    last_checkpoint: str | None
-    best_checkpoint: str | None
-    best_psnr: float | None
-    val: dict[str, float] = field(default_factory=dict)
-    seconds: float = 0.0
-    iterations_per_second: float = 0.0
-    world_size: int = 1
-    device: str = "cpu"
-    weights: dict[str, str] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+from .device import pick_device
+from .runlog import JsonlLog, RunSummary, read_log
+from .step import Dist, Engine, NonFiniteLossError, determinism, seed_everything
+from .validation import sample_strip, validate, validation_batches, validation_pairs
 
 
 # ----------------------------------------------------------------------------------------- train()
@@ -659,3 +292,7 @@ class _Run:
         if self.dist.main:
             atomic_write_text(self.run_dir / "summary.json", json.dumps(summary.to_dict(), indent=1, default=str))
         return summary
+
+
+__all__ = ["Dist", "Engine", "JsonlLog", "NonFiniteLossError", "RunSummary", "determinism", "read_log", "sample_strip",
+           "seed_everything", "train", "validate", "validation_batches", "validation_pairs"]

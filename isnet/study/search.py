@@ -21,7 +21,7 @@ neither a race between workers nor a retry ever runs more than ``n_trials`` (see
 Trial ``k``'s sampler is seeded with ``(seed, k)``, so parallel workers do not draw the same weights and a
 one-worker search is reproducible.
 
->>> study = run_search("loss-weights", "journal:///tmp/search.log", 20, get_profile("test"))  # doctest: +SKIP
+>>> study = run_search("loss-weights", "journal:///tmp/search.log", 20, TEST)  # doctest: +SKIP
 >>> table1(study)                                                                              # doctest: +SKIP
 """
 from __future__ import annotations
