@@ -12,7 +12,7 @@ import sys
 from . import __version__, bench
 from .data import cli as data_cli
 from .engine import cli as engine_cli
-from .method import features, masks
+from .method import cli as method_cli
 from .study import cli as study_cli
 from .study.profiles import base_configs
 
@@ -23,8 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"isnet {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     bench.add_cli(sub)                          # isnet bench {model,losses,pra,data,...}
-    masks.add_cli(sub)                          # isnet masks make|nvidia
-    features.add_cli(sub)                       # isnet weights fetch|list|calibrate
+    method_cli.add_cli(sub)                     # isnet masks make|nvidia
+    data_cli.add_weights_cli(sub)               # isnet weights list|fetch|calibrate
     data_cli.add_cli(sub)                       # isnet data fetch|pairs|list
     engine_cli.add_cli(sub, base_configs())     # isnet train | evaluate | inpaint
     study_cli.add_cli(sub)                      # isnet search | study

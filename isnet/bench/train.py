@@ -25,6 +25,9 @@ Each row also gives the first step's generator loss and its difference from the 
 weights, same batch): a fast path must train the same thing (``loss_diff_vs_fp32`` ≲ 1e-5).
 
 ``isnet bench train --profile laptop --csv results/bench/train.csv``
+
+Why this file is long: one benchmark with its training paths (the authors' and ours, fp32/bf16/compile),
+per-profile set-up and its table; each path is a few lines of the same measurement.
 """
 from __future__ import annotations
 

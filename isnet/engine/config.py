@@ -13,6 +13,9 @@ ones.
 ``config_hash()`` of the resolved config keys a run: two configs that train the same thing hash alike,
 and a change to a preset's definition changes the hash. Fields that do not change what is trained
 (output folder, loader workers, logging cadence, device) are left out of the hash.
+
+Why this file is long: the five typed sections, their checks and the dotted-key parser/coercer that
+builds them are one schema; the parser needs the section classes and they need it, so they stay together.
 """
 from __future__ import annotations
 

@@ -14,7 +14,10 @@ samples, hardware where stated) and ``df.attrs["label"]`` a one-line description
 
 The paper's quirks are kept, not "fixed" (typos stay in ``*_printed``; odd values stay as printed) and are listed
 in :data:`QUIRKS`. The claims the study tests are :data:`CLAIMS`, with the comparisons that decide them in a form
-:func:`isnet.report.claim_verdicts` runs.
+:func:`isnet.study.claims.claim_verdicts` runs.
+
+Why this file is long: it is the paper's eight tables, its quirks and its claims as data, typed once;
+splitting the numbers over files would make them harder to check against the paper's text.
 """
 from __future__ import annotations
 

@@ -23,6 +23,10 @@ one-worker search is reproducible.
 
 >>> study = run_search("loss-weights", "journal:///tmp/search.log", 20, TEST)  # doctest: +SKIP
 >>> table1(study)                                                                              # doctest: +SKIP
+
+Why this file is long: one Optuna search with its exact budget across workers, heartbeat retries,
+re-queueing of interrupted trials, pruning and its Table 1 and figures; the budget, retry and resume rules
+interact and are read together.
 """
 from __future__ import annotations
 
