@@ -159,13 +159,6 @@ def load_latest(run_dir: str | os.PathLike, map_location: Any = "cpu") -> tuple[
     return None
 
 
-def latest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
-    """Path of the newest rolling checkpoint file (not opened; see ``load_latest``)."""
-    found = list_checkpoints(run_dir)
-    return found[-1] if found else None
-
-
-# ----------------------------------------------------------------------------------------- compatibility
 def check_compatible(stored: Mapping[str, Any], cfg: Config, source: str = "checkpoint",
                      may_differ: tuple[str, ...] = RESUME_MAY_DIFFER) -> None:
     """Raise a ValueError naming each setting where ``stored`` (a config dict) and ``cfg`` disagree.
