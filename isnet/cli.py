@@ -17,17 +17,22 @@ from .study import cli as study_cli
 from .study.profiles import base_configs
 
 
+# Each layer's CLI module, in the order of ``isnet --help``: ``add_cli(subparsers, **options)`` registers its commands
+# (bench; masks; weights and data; train, evaluate and inpaint; search and study).
+LAYER_CLIS = (bench, method_cli, data_cli, engine_cli, study_cli)
+COMMAND_MODULES = [m.__name__ for m in LAYER_CLIS]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="isnet", description="ISNet + PRA inpainting: models, training, evaluation and the reproducible study.")
     parser.add_argument("--version", action="version", version=f"isnet {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    bench.add_cli(sub)                          # isnet bench {model,losses,pra,data,...}
-    method_cli.add_cli(sub)                     # isnet masks make|nvidia
-    data_cli.add_weights_cli(sub)               # isnet weights list|fetch|calibrate
-    data_cli.add_cli(sub)                       # isnet data fetch|pairs|list
-    engine_cli.add_cli(sub, base_configs())     # isnet train | evaluate | inpaint
-    study_cli.add_cli(sub)                      # isnet search | study
+    options = {engine_cli: {"profiles": base_configs()}}  # ``train --profile`` chooses from the study's table
+    for module in LAYER_CLIS:
+        if module is data_cli:
+            data_cli.add_weights_cli(sub)  # ``isnet weights`` (calibration reads photos: the data layer)
+        module.add_cli(sub, **options.get(module, {}))
     return parser
 
 
