@@ -1,4 +1,4 @@
-"""File helpers every part of the package shares: atomic writes, hashes, the cache folder, the image reader.
+"""File helpers every part of the package shares: atomic writes, JSON lines, hashes, the cache folder, the image reader.
 
 Nothing a user made is overwritten unless asked, and a killed process never leaves a half-written
 result: write to a temporary file in the same folder, fsync, then rename over the target.
@@ -12,6 +12,7 @@ import os
 import struct
 import tempfile
 import zlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,22 @@ def read_jsonl(path: str | os.PathLike, torn_tail: bool = True) -> list[dict]:
                 break
             raise ValueError(f"{path}:{i + 1} is not valid JSON ({e})") from None
     return rows
+
+
+def append_jsonl(path: str | os.PathLike, record: Mapping[str, Any], default: Callable[[Any], Any] = str) -> Path:
+    """Append one record as one JSON line (the folder made if missing), written in one call and flushed.
+
+    The line goes out whole or, if the process is killed mid-write, as the torn last line that
+    ``read_jsonl`` drops. ``default`` turns values JSON does not know into ones it does (``str``;
+    ``float`` for logs of tensor/NumPy numbers).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = json.dumps(dict(record), default=default) + "\n"
+    with open(path, "a") as f:
+        f.write(line)
+        f.flush()
+    return path
 
 
 def _umask() -> int:

@@ -17,6 +17,7 @@ import torch
 
 from ..data import SampleStream, TrainDataset, build_source
 from ..engine.config import Config
+from ..engine.markdown import markdown_table
 from ..models import build_generator
 
 
@@ -81,12 +82,12 @@ def run(args: argparse.Namespace) -> int:
         source = build_source("samples")
     print(f"source {source.name} ({source.split}, {len(source)} images), batch {args.batch_size}, crop {args.crop}, "
           f"ISNet blocks={args.blocks} width={args.width}, torch threads {torch.get_num_threads()}\n")
-    print("| size | workers | loader img/s | train step img/s | loader / step |")
-    print("|---:|---:|---:|---:|---:|")
+    rows = []
     for size in args.sizes:
         dataset = TrainDataset(source, size, crop=args.crop, upscale=True)
         consume = step_rate(size, args.batch_size, args.blocks, args.width, args.steps)
         for w in args.workers:
             rate = loader_rate(dataset, args.batch_size, w, args.batches)
-            print(f"| {size} | {w} | {rate:.1f} | {consume:.1f} | {rate / consume:.2f} |")
+            rows.append([size, w, f"{rate:.1f}", f"{consume:.1f}", f"{rate / consume:.2f}"])
+    print(markdown_table(["size", "workers", "loader img/s", "train step img/s", "loader / step"], rows), end="")
     return 0

@@ -13,6 +13,7 @@ import time
 
 import torch
 
+from ..engine.markdown import markdown_table
 from ..method.features import BACKBONES
 from ..method.losses import LOSS_PRESETS, AuthorsLossPath, InpaintingLoss, loss_weights
 from ..models import build_discriminator
@@ -73,13 +74,10 @@ def bench_rows(presets, sizes, batch: int, repeats: int, warmup: int, device: to
 
 
 def markdown(rows: list[dict]) -> str:
-    lines = ["| preset | VGG | size | batch | VGG passes ours / authors | ours (ms) | authors (ms) | authors ÷ ours |",
-             "|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['preset']} | {r['backbone']} | {r['size']}² | {r['batch']} "
-                     f"| {r['ours_passes']} / {r['authors_passes']} | {r['ours_ms']:.1f} | {r['authors_ms']:.1f} "
-                     f"| {r['ratio']:.2f} |")
-    return "\n".join(lines)
+    return markdown_table(
+        ["preset", "VGG", "size", "batch", "VGG passes ours / authors", "ours (ms)", "authors (ms)", "authors ÷ ours"],
+        [[r["preset"], r["backbone"], f"{r['size']}²", r["batch"], f"{r['ours_passes']} / {r['authors_passes']}",
+          f"{r['ours_ms']:.1f}", f"{r['authors_ms']:.1f}", f"{r['ratio']:.2f}"] for r in rows])
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -109,5 +107,5 @@ def run(args: argparse.Namespace) -> int:
     print("Random VGG weights: the weights do not change the cost. Ours: one shared VGG, gt once without grad, "
           "pred once, stopping at the deepest layer needed. Authors: two VGG copies to the last ReLU, four passes, "
           "and D weight gradients computed in the G step.\n")
-    print(markdown(rows))
+    print(markdown(rows), end="")
     return 0

@@ -16,6 +16,7 @@ from contextlib import nullcontext
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from ..engine.markdown import markdown_table
 from ..io import atomic_write_text
 from ..models import build_generator, count_parameters, fold_spectral_norm
 from ..study import PROFILES
@@ -100,9 +101,9 @@ def bench_rows(blocks, widths, sizes, paths, repeats, warmup, device, batch=1, n
 
 def format_table(rows) -> str:
     by_profile = any("profile" in r for r in rows)  # the profile column only for --profile runs
-    head = ("| profile " if by_profile else "") + ("| B | width | size | path | params | GFLOPs | ms/image | GFLOP/s "
-                                                   "| speed-up vs fp32 | max abs diff | PSNR vs fp32 (dB) |")
-    lines = [head, "|---" * (head.count("|") - 1) + "|"]
+    header = ["profile"] * by_profile + ["B", "width", "size", "path", "params", "GFLOPs", "ms/image", "GFLOP/s",
+                                         "speed-up vs fp32", "max abs diff", "PSNR vs fp32 (dB)"]
+    cells = []
     ref_ms = {}
     for r in rows:
         key = (r["blocks"], r["width"], r["size"])
@@ -111,10 +112,10 @@ def format_table(rows) -> str:
         speed = ref_ms.get(key, float("nan")) / r["ms_per_image"]
         diff = f"{r['max_abs_diff']:.2e}" if "max_abs_diff" in r else "—"
         ps = f"{r['psnr_vs_fp32']:.1f}" if "psnr_vs_fp32" in r else "—"
-        prefix = f"| {r.get('profile', '—')} " if by_profile else ""
-        lines.append(f"{prefix}| {r['blocks']} | {r['width']} | {r['size']} | {r['path']} | {r['params']:,} | "
-                     f"{r['gflops']:.2f} | {r['ms_per_image']:.1f} | {r['gflops_per_s']:.1f} | {speed:.2f}× | {diff} | {ps} |")
-    return "\n".join(lines)
+        cells.append([r.get("profile", "—")] * by_profile +
+                     [r["blocks"], r["width"], r["size"], r["path"], f"{r['params']:,}", f"{r['gflops']:.2f}",
+                      f"{r['ms_per_image']:.1f}", f"{r['gflops_per_s']:.1f}", f"{speed:.2f}×", diff, ps])
+    return markdown_table(header, cells)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -152,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
             rows += [{"profile": prof, **r} for r in bench_rows([b], [w], [size], paths, args.repeats, args.warmup, device)]
     else:
         rows = bench_rows(args.blocks, args.widths, args.sizes, paths, args.repeats, args.warmup, device)
-    print(format_table(rows))
+    print(format_table(rows), end="")
     if args.csv:
         import pandas as pd
 

@@ -17,12 +17,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from ..engine.device import median_ms, sync
+from ..engine.markdown import markdown_table
 from ..io import atomic_write_text, refuse_overwrite
 from ..method.masks import PAPER_BUCKETS, hole_ratio, sample_hole_in_bucket
 from ..method.pra import CODE_KERNEL, MAX_EXTRA_PASSES, STOP_RATIO, one_shot, progressive_inpaint
 from ..models import build_generator
 from ..study import PROFILES
-from .timing import median_ms, sync
 
 PAPER_TABLE3 = {"one_shot_ms": 52.69, "pra_ms": 85.46, "hardware": "1080 Ti", "samples": 10_000}
 
@@ -77,15 +78,13 @@ def summarise(rows: list[dict]) -> list[dict]:
 
 
 def format_table(summary: list[dict]) -> str:
-    head = "| bucket | masks | mean hole % | mean passes | one-shot ms/image | PRA ms/image | PRA / one-shot |"
-    lines = [head, "|---" * (head.count("|") - 1) + "|"]
-    for s in summary:
-        lines.append(f"| {s['bucket']} | {s['n']} | {s['hole_pct']:.1f} | {s['passes']:.2f} | {s['one_shot_ms']:.1f} | "
-                     f"{s['pra_ms']:.1f} | {s['ratio']:.2f}× |")
+    rows = [[s["bucket"], s["n"], f"{s['hole_pct']:.1f}", f"{s['passes']:.2f}", f"{s['one_shot_ms']:.1f}",
+             f"{s['pra_ms']:.1f}", f"{s['ratio']:.2f}×"] for s in summary]
     p = PAPER_TABLE3
-    lines.append(f"| paper Table 3 ({p['hardware']}, {p['samples']:,} Places2 samples, masks unstated) | — | — | — | "
-                 f"{p['one_shot_ms']} | {p['pra_ms']} | {p['pra_ms'] / p['one_shot_ms']:.2f}× |")
-    return "\n".join(lines)
+    rows.append([f"paper Table 3 ({p['hardware']}, {p['samples']:,} Places2 samples, masks unstated)", "—", "—", "—",
+                 p["one_shot_ms"], p["pra_ms"], f"{p['pra_ms'] / p['one_shot_ms']:.2f}×"])
+    return markdown_table(["bucket", "masks", "mean hole %", "mean passes", "one-shot ms/image", "PRA ms/image",
+                           "PRA / one-shot"], rows)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -132,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
           f"at most {MAX_EXTRA_PASSES} extra passes (authors' code)")
     print("# untrained weights: pass counts depend only on the masks and latency only on the architecture, "
           "so both are meaningful; compare the ratio, not the absolute ms, with the paper")
-    print(format_table(summarise(rows)))
+    print(format_table(summarise(rows)), end="")
     if args.csv:
         import pandas as pd
 

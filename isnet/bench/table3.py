@@ -36,6 +36,7 @@ from ..engine.device import (
     pick_device,
     sync,
 )
+from ..engine.markdown import markdown_table
 from ..engine.train import Engine
 from ..method.losses import AuthorsLossPath
 from ..method.masks import PAPER_BUCKETS, known_from_hole, sample_hole_in_bucket
@@ -194,33 +195,31 @@ def _ratio_to_first(rows: list[dict], key: str) -> list[str]:
 
 
 def format_inference(rows: list[dict]) -> str:
-    head = ("| path | one-shot ms/img | PRA ms/img | PRA / one-shot | mean passes | speed-up vs fp32 (one-shot) "
-            "| GFLOP/s one-shot | GFLOP/s PRA | composite PSNR vs fp32 one-shot / PRA (dB, worst pair) |")
-    lines = [head, "|---" * (head.count("|") - 1) + "|"]
-    speed = _ratio_to_first(rows, "one_shot_ms")
-    for r, s in zip(rows, speed):
+    header = ["path", "one-shot ms/img", "PRA ms/img", "PRA / one-shot", "mean passes", "speed-up vs fp32 (one-shot)",
+              "GFLOP/s one-shot", "GFLOP/s PRA", "composite PSNR vs fp32 one-shot / PRA (dB, worst pair)"]
+    cells = []
+    for r, s in zip(rows, _ratio_to_first(rows, "one_shot_ms")):
         if "skipped" in r:
-            lines.append(f"| {r['path']} | {r['skipped']} |" + " |" * 7)
+            cells.append([r["path"], r["skipped"]] + [""] * 7)
             continue
-        lines.append(f"| {r['path']} | {r['one_shot_ms']:.2f} | {r['pra_ms']:.2f} | {r['pra_over_one']:.2f}× | "
-                     f"{r['passes']:.2f} | {s} | {r['one_shot_gflops']:.1f} | {r['pra_gflops']:.1f} | "
-                     f"{r['psnr_vs_fp32_one']:.1f} / {r['psnr_vs_fp32_pra']:.1f} |")
-    lines.append(f"| paper Table 3 ({PAPER['hardware']}) | {PAPER['one_shot_ms']} | {PAPER['pra_ms']} | "
-                 f"{PAPER['pra_ms'] / PAPER['one_shot_ms']:.2f}× | — | — | — | — | — |")
-    return "\n".join(lines)
+        cells.append([r["path"], f"{r['one_shot_ms']:.2f}", f"{r['pra_ms']:.2f}", f"{r['pra_over_one']:.2f}×",
+                      f"{r['passes']:.2f}", s, f"{r['one_shot_gflops']:.1f}", f"{r['pra_gflops']:.1f}",
+                      f"{r['psnr_vs_fp32_one']:.1f} / {r['psnr_vs_fp32_pra']:.1f}"])
+    cells.append([f"paper Table 3 ({PAPER['hardware']})", PAPER["one_shot_ms"], PAPER["pra_ms"],
+                  f"{PAPER['pra_ms'] / PAPER['one_shot_ms']:.2f}×"] + ["—"] * 5)
+    return markdown_table(header, cells)
 
 
 def format_training(rows: list[dict]) -> str:
-    head = "| path | it/s | images/s | ms/step | speed-up vs the authors' path | GFLOP/step | GFLOP/s |"
-    lines = [head, "|---" * (head.count("|") - 1) + "|"]
-    speed = _ratio_to_first(rows, "ms_per_step")
-    for r, s in zip(rows, speed):
+    cells = []
+    for r, s in zip(rows, _ratio_to_first(rows, "ms_per_step")):
         if "skipped" in r:
-            lines.append(f"| {r['path']} | {r['skipped']} |" + " |" * 5)
+            cells.append([r["path"], r["skipped"]] + [""] * 5)
             continue
-        lines.append(f"| {r['path']} | {r['it_per_s']:.2f} | {r['images_per_s']:.1f} | {r['ms_per_step']:.1f} | {s} | "
-                     f"{r['gflop_per_step']:.1f} | {r['gflops']:.1f} |")
-    return "\n".join(lines)
+        cells.append([r["path"], f"{r['it_per_s']:.2f}", f"{r['images_per_s']:.1f}", f"{r['ms_per_step']:.1f}", s,
+                      f"{r['gflop_per_step']:.1f}", f"{r['gflops']:.1f}"])
+    return markdown_table(["path", "it/s", "images/s", "ms/step", "speed-up vs the authors' path", "GFLOP/step",
+                           "GFLOP/s"], cells)
 
 
 # ----------------------------------------------------------------------------------------- CLI
@@ -282,13 +281,13 @@ def run(args: argparse.Namespace) -> int:
         rows = inference_rows(generator, pairs, device, args.repeats, args.warmup, args.kernel)
         print(f"\n## Table 3: ms/image, batch 1, {len(pairs)} fixed pairs (paper buckets), median of {args.repeats} "
               f"after {args.warmup} warm-up; PRA kernel {args.kernel}; {weights}")
-        print(format_inference(rows))
+        print(format_inference(rows), end="")
     if not args.no_train:
         rows = training_rows(cfg, device, args.train_steps, max(1, args.warmup))
         w = cfg.loss.loss_weights()
         print(f"\n## Training step ({cfg.train.batch} images of {size}², G then D; loss {cfg.loss.preset} with "
               f"{w.backbone}, {w.gan_loss}); median of {args.train_steps} steps")
-        print(format_training(rows))
+        print(format_training(rows), end="")
     return 0
 
 

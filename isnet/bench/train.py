@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..engine.device import bf16_supported, device_name, pick_device, sync
+from ..engine.markdown import markdown_table
 from ..engine.train import Engine
 from ..io import atomic_write_text
 from ..method.features import BACKBONES, build_backbone
@@ -275,9 +276,8 @@ def step_breakdown(profile: str, device: torch.device, repeats: int, overrides=(
 
 
 def format_breakdown(rows: list[dict]) -> str:
-    lines = ["| part | ms | share of the step |", "|---|---|---|"]
-    lines += [f"| {r['part']} | {r['ms']:.0f} | {r['share_pct']:.0f} % |" for r in rows]
-    return "\n".join(lines)
+    return markdown_table(["part", "ms", "share of the step"],
+                          [[r["part"], f"{r['ms']:.0f}", f"{r['share_pct']:.0f} %"] for r in rows])
 
 
 def compile_available() -> bool:
@@ -293,18 +293,18 @@ def compile_available() -> bool:
 
 # ----------------------------------------------------------------------------------------- tables
 def format_table(rows: list[dict]) -> str:
-    head = "| profile | path | batch | images/s | ms/step | × authors | compile s | first-step G loss | Δ loss vs fp32 |"
-    lines = [head, "|---" * (head.count("|") - 1) + "|"]
+    cells = []
     for r in rows:
         if "skipped" in r:
-            lines.append(f"| {r['profile']} | {r['path']} | — | {r['skipped']} | | | | | |")
+            cells.append([r["profile"], r["path"], "—", r["skipped"]] + [""] * 5)
             continue
         diff = f"{r['loss_diff_vs_fp32']:.1e}" if "loss_diff_vs_fp32" in r else "—"
         comp = f"{r['compile_s']:.0f}" if "compile_s" in r else "—"
         ratio = f"{r['ratio_vs_authors']:.2f}×" if "ratio_vs_authors" in r else "—"
-        lines.append(f"| {r['profile']} | {r['path']} | {r['batch']} | {r['images_per_s']:.2f} | {r['ms_per_step']:.0f} "
-                     f"| {ratio} | {comp} | {r['g_loss']:.5f} | {diff} |")
-    return "\n".join(lines)
+        cells.append([r["profile"], r["path"], r["batch"], f"{r['images_per_s']:.2f}", f"{r['ms_per_step']:.0f}", ratio,
+                      comp, f"{r['g_loss']:.5f}", diff])
+    return markdown_table(["profile", "path", "batch", "images/s", "ms/step", "× authors", "compile s",
+                           "first-step G loss", "Δ loss vs fp32"], cells)
 
 
 def study_iterations(profile: str) -> tuple[int, int] | None:
@@ -405,14 +405,14 @@ def run(args: argparse.Namespace) -> int:
               f"{cfg.model.d_width}, {cfg.data.size} px, batch {cfg.train.batch}, loss {cfg.loss.preset} "
               f"({w.gan_loss}, {w.backbone})", flush=True)
         rows += bench_profile(profile, paths, args.repeats, args.warmup, device, overrides, args.backbone)
-        print(format_table([r for r in rows if r["profile"] == profile]), flush=True)
+        print(format_table([r for r in rows if r["profile"] == profile]), end="", flush=True)
         if not args.quick:
             print(profile_wall_time(rows, profile))
         if args.breakdown:
             for path in (AUTHORS, "fp32", "channels-last"):
                 parts = step_breakdown(profile, device, args.repeats, overrides, args.backbone, path)
                 print(f"\n### {profile}, {path}: where one step's time goes (median of {args.repeats}, interleaved)")
-                print(format_breakdown(parts), flush=True)
+                print(format_breakdown(parts), end="", flush=True)
     if args.csv:
         import pandas as pd
 

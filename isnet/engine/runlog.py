@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..io import atomic_write_text
+from ..io import append_jsonl, atomic_write_text
 
 
 class JsonlLog:
@@ -28,11 +28,8 @@ class JsonlLog:
         atomic_write_text(self.path, "".join(line + "\n" for line in keep))
 
     def write(self, row: dict[str, Any]) -> None:
-        if not self.enabled:
-            return
-        with open(self.path, "a") as f:
-            f.write(json.dumps(row, default=float) + "\n")
-            f.flush()
+        if self.enabled:
+            append_jsonl(self.path, row, default=float)
 
 
 def read_log(run_dir: str | os.PathLike, which: str = "metrics"):

@@ -6,12 +6,12 @@ import os
 import platform
 import time
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
-from ..io import atomic_write_text
+from ..io import append_jsonl, atomic_write_text, read_jsonl
 from .facade import Study
 from .profiles import (
     get_profile,
@@ -126,7 +126,7 @@ def study_timings(profile: str, results_dir: str | os.PathLike | None = None) ->
     path = results_root(results_dir) / profile / "timings.jsonl"
     if not path.exists():
         return pd.DataFrame(columns=["started", "notebook", "status", "seconds"])
-    return pd.DataFrame([json.loads(line) for line in path.read_text().splitlines() if line.strip()])
+    return pd.DataFrame(read_jsonl(path))
 
 
 def run_study(profile: str, only: Sequence[str] | None = None, resume: bool = False,
@@ -195,10 +195,10 @@ def run_study(profile: str, only: Sequence[str] | None = None, resume: bool = Fa
                                          "then rerun with --resume") from None
                 finally:
                     seconds = time.time() - start
-                    _append_jsonl(timings, {"started": started, "notebook": name, "status": status,
-                                            "seconds": round(seconds, 1), "profile": prof.name,
-                                            "host": platform.node(), "cpus": os.cpu_count(),
-                                            "device": device or "auto", "git_commit": git_commit()})
+                    append_jsonl(timings, {"started": started, "notebook": name, "status": status,
+                                           "seconds": round(seconds, 1), "profile": prof.name,
+                                           "host": platform.node(), "cpus": os.cpu_count(),
+                                           "device": device or "auto", "git_commit": git_commit()})
                 finished[name] = {"seconds": round(seconds, 1),
                                   "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
                 atomic_write_text(done_marker, json.dumps(finished, indent=1))
@@ -213,22 +213,16 @@ def run_study(profile: str, only: Sequence[str] | None = None, resume: bool = Fa
         progress_file.unlink(missing_ok=True)
     total = time.time() - t0
     trained = len({p.parent.name for p in (study.dir / "runs").glob("*/summary.json")} - runs_before)
-    _append_jsonl(timings, {"started": started, "notebook": "(study)", "status": "finished",
-                            "seconds": round(total, 1), "profile": prof.name, "host": platform.node(),
-                            "cpus": os.cpu_count(), "device": device or "auto", "git_commit": git_commit(),
-                            "notebooks_run": sum(r["status"] == "ran" for r in records),
-                            "runs_trained": trained, "runs_reused": len(runs_before),
-                            "disk_mb": round(_disk_mb(study.dir), 1)})
+    append_jsonl(timings, {"started": started, "notebook": "(study)", "status": "finished",
+                           "seconds": round(total, 1), "profile": prof.name, "host": platform.node(),
+                           "cpus": os.cpu_count(), "device": device or "auto", "git_commit": git_commit(),
+                           "notebooks_run": sum(r["status"] == "ran" for r in records),
+                           "runs_trained": trained, "runs_reused": len(runs_before),
+                           "disk_mb": round(_disk_mb(study.dir), 1)})
     print(to_markdown(pd.DataFrame(records)))
     print(f"\nstudy {prof.name}: {total / 60:.1f} min ({trained} runs trained, {len(runs_before)} reused); "
           f"results in {study.dir}; every study run's timings: {timings}")
     return records
-
-
-def _append_jsonl(path: Path, record: Mapping[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as f:
-        f.write(json.dumps(record, default=str) + "\n")
 
 
 def _disk_mb(folder: Path) -> float:

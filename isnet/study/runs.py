@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..engine.checkpoint import list_checkpoints
-from ..io import sha256_file
+from ..io import append_jsonl, sha256_file
 from .provenance import REPO
 
 RESULTS_ENV = "ISNET_RESULTS"     # results root for notebooks opened anywhere (JupyterLab starts kernels in notebooks/)
@@ -51,8 +51,7 @@ def report_progress(**event: Any) -> None:
     if not path:
         return
     try:
-        with open(path, "a") as f:
-            f.write(json.dumps({"t": time.time(), **event}, default=str) + "\n")
+        append_jsonl(path, {"t": time.time(), **event})
     except OSError:
         pass
 
