@@ -1,4 +1,4 @@
-"""isnet.report: side-by-side tables, claim verdicts, table files, coverage and figures, on small synthetic data."""
+"""isnet.study.report: side-by-side tables, claim verdicts, table files, coverage and figures, on small synthetic data."""
 from __future__ import annotations
 
 import json
@@ -11,9 +11,9 @@ import torch
 from PIL import Image
 from scipy import stats
 
-from isnet import paper as P
-from isnet import report as R
-from isnet.metrics import aggregate
+from isnet.study import paper as P
+from isnet.study import report as R
+from isnet.metrics import aggregate, paired_bootstrap
 
 LABEL = dict(profile="smoke", data="samples 32px, 8 pairs per bucket", weights="vgg16-random", seeds=[0, 1])
 
@@ -374,3 +374,22 @@ def test_sample_grid_cell_text_and_readable_size(tmp_path):
     known = torch.ones(1, 32, 32)
     fig = R.pra_strip([(known, gt[0])], kernel=9)
     assert "kernel 9×9" in fig._suptitle.get_text() and fig.get_size_inches()[0] >= 8
+
+
+def test_paired_gain_is_the_paired_bootstrap_per_variant_and_bucket():
+    """PRA's gain table (``Study.pra_tables``): per kernel and bucket, the paired bootstrap of variant − base over
+    the same pairs, with the variant's mean passes."""
+    df = pairs({"base": 0.0, "v3": 0.5, "v9": -0.2}, n=12)
+    df["passes"] = np.where(df["method"] == "base", 1, 3)
+    out = R.paired_gain(df, "base", {3: "v3", 9: "v9"}, by="bucket", metric="psnr", name="kernel", means=("passes",))
+    assert list(out.columns) == ["kernel", "bucket", "mean passes", "n", "mean_diff", "ci95_low", "ci95_high",
+                                 "p_value"]
+    assert len(out) == 2 * df["bucket"].nunique() and set(out["n"]) == {12}
+    one = df[df.method == "base"].set_index("pair_id")
+    v3 = df[df.method == "v3"].set_index("pair_id")
+    grp = one[one.bucket == out["bucket"].iloc[0]]
+    want = paired_bootstrap(v3.loc[grp.index, "psnr"].to_numpy(), grp["psnr"].to_numpy())
+    got = out.iloc[0]
+    assert got["kernel"] == 3 and got["mean passes"] == 3
+    assert got["mean_diff"] == round(want["mean_diff"], 4) and got["ci95_low"] == round(want["ci95_low"], 4)
+    assert (out[out.kernel == 3]["mean_diff"] > 0).all() and (out[out.kernel == 9]["mean_diff"] < 0).all()

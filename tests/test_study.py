@@ -7,7 +7,7 @@ import nbformat
 import pandas as pd
 import pytest
 
-from isnet import paper, report
+from isnet.study import paper, report
 from isnet.study import NOTEBOOKS, PROFILES, NotebookFailed, Study, notebook_dir, run_study, table_rows
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,7 +45,7 @@ def test_every_table_row_has_the_paper_method_name():
 
 
 def test_profiles_never_use_test_backbones_and_scale_as_documented():
-    from isnet.features import BACKBONES
+    from isnet.method.features import BACKBONES
     for name, prof in PROFILES.items():
         assert not BACKBONES[prof.base.loss.loss_weights().backbone].for_tests, name
     assert len(PROFILES["laptop"].seeds) >= 3
@@ -247,3 +247,31 @@ def test_a_profile_trains_only_its_methods_and_marks_the_rest_not_run(tmp_path):
     assert not list((tmp_path / "smoke-narrow" / "runs").glob("*/summary.json"))
     text = result.table.to_string()
     assert "not run" in text and "mean-fill" in text
+
+
+def test_table_specs_are_the_one_list_run_table_and_the_report_read(tmp_path):
+    """``TABLE_SPECS`` names each table's paper number, keys and metrics once: every key and metric is a column
+    of the paper's table, run_table trains exactly the ``trained`` ones, and ``read_tables`` only reads back."""
+    from isnet.study import TABLES
+    from isnet.study.experiments import TABLE_SPECS
+
+    assert TABLES == {n: s.number for n, s in TABLE_SPECS.items() if s.trained}
+    for name, spec in TABLE_SPECS.items():
+        theirs = paper.table(spec.number)
+        assert set(spec.keys) | set(spec.metrics) <= set(theirs.columns), name
+        if spec.trained:
+            assert table_rows(name, PROFILES["smoke"])
+    study = Study("smoke", results_dir=tmp_path, progress=False)
+    with pytest.raises(FileNotFoundError, match="table1"):
+        study.read_tables()
+    report_names = [n for n, s in TABLE_SPECS.items() if s.in_report]
+    for name in report_names:
+        pd.DataFrame({"method": ["isnet"], "x": [1.5]}).to_csv(study.dir / "tables" / f"{name}.csv", index=False)
+    per_pair = pd.DataFrame({"method": ["isnet"], "pair_id": [0], "bucket": ["10-20"], "seed": [0], "psnr": [20.0]})
+    for name in ("table2", "table5", "table7", "table8"):
+        per_pair.to_csv(study.dir / "pairs" / f"{name}_per_pair.csv", index=False)
+    before = {p.name: p.stat().st_mtime_ns for p in (study.dir / "tables").iterdir()}
+    tables, results = study.read_tables()
+    assert list(tables) == sorted(report_names) and sorted(results) == ["table2", "table5", "table7", "table8"]
+    assert tables["table7"].attrs["paper_table"] == 7 and tables["table6"].attrs["label"] == study.label
+    assert {p.name: p.stat().st_mtime_ns for p in (study.dir / "tables").iterdir()} == before

@@ -57,6 +57,25 @@ def _bootstrap(a: np.ndarray, b: np.ndarray, n_boot: int, seed: int) -> dict[str
     return paired_bootstrap(a, b, n_boot=n_boot, seed=seed)
 
 
+def paired_gain(per_pair: pd.DataFrame, base: str, variants: Mapping[Any, str], by: str = "bucket",
+                metric: str = "psnr", name: str = "variant", means: Iterable[str] = (), n_boot: int = 2000,
+                seed: int = 0) -> pd.DataFrame:
+    """Each variant's gain over ``base`` per ``by`` group, paired over the same evaluation pairs: one row per
+    (variant key, group) with the variant key under ``name``, ``mean <column>`` of the variant for each of
+    ``means`` (e.g. PRA's passes), ``n`` and the paired bootstrap of ``metric`` (variant − base; mean_diff,
+    95 % CI, p_value), rounded to 4 decimals. ``variants`` maps a key (e.g. a PRA kernel) to a method name."""
+    one = per_pair[per_pair.method == base].set_index("pair_id")
+    rows = []
+    for key, method in variants.items():
+        other = per_pair[per_pair.method == method].set_index("pair_id")
+        for group, grp in one.groupby(by):
+            d = _bootstrap(other.loc[grp.index, metric].to_numpy(), grp[metric].to_numpy(), n_boot, seed)
+            rows.append({name: key, by: group,
+                         **{f"mean {c}": round(float(other.loc[grp.index, c].mean()), 2) for c in means},
+                         "n": len(grp), **{k: round(float(v), 4) for k, v in d.items() if k != "n"}})
+    return pd.DataFrame(rows)
+
+
 def seed_pair_bootstrap(diff: np.ndarray, n_boot: int = 2000, seed: int = 0, chunk: int = 200) -> tuple[float, float]:
     """95 % percentile CI of the mean of a seeds × pairs matrix of paired differences, resampling seeds *and*
     pairs (a two-level bootstrap of the crossed design: every seed is scored on the same pairs). With one seed

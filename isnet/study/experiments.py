@@ -61,7 +61,36 @@ def table_rows(table: str, profile: StudyProfile) -> list[Row]:
     raise ValueError(f"unknown table {table!r}; choose one of {sorted(TABLES)}")
 
 
-TABLES = {"table2": 2, "table5": 5, "table7": 7, "table7-clean": 7, "table8": 8}
+@dataclass(frozen=True)
+class TableSpec:
+    """How one of our tables is built beside the paper's: ``run_table`` writes it from these fields and
+    ``Study.read_tables`` reads it back for the report, so the two cannot drift apart."""
+
+    number: int                          # the paper's table (isnet.study.paper.table(number))
+    keys: tuple[str, ...]                # row keys shared with the paper's table
+    metrics: tuple[str, ...]             # measured columns, ours beside the paper's
+    trained: bool = True                 # rows trained and scored by Study.run_table (table_rows); else written by
+                                         # its own Study method (table1, table3, table6)
+    numeric: bool = True                 # side_by_side(numeric=True): the ours_<metric>_{mean,ci95_*,n} columns
+    parameters: bool = False             # the trained models' parameter counts (Study.with_trained_parameters)
+    paper_methods: tuple[str, ...] | None = None  # only these rows of the paper's table (None: all)
+    in_report: bool = True               # shown by notebook 07; a trained one's per-pair rows feed the claims
+
+
+_METRICS = ("psnr", "ssim", "mae")
+TABLE_SPECS = {
+    "table1": TableSpec(1, ("method",), ("psnr", "mae"), trained=False, numeric=False),
+    "table2": TableSpec(2, ("method",), ("psnr", "mae")),
+    "table3": TableSpec(3, ("method",), ("latency_ms",), trained=False, numeric=False),
+    "table5": TableSpec(5, ("method", "bucket"), _METRICS),
+    "table6": TableSpec(6, ("method", "bucket"), _METRICS, trained=False, numeric=False),
+    "table7": TableSpec(7, ("method",), _METRICS, parameters=True),
+    "table7-clean": TableSpec(7, ("method",), _METRICS, numeric=False, parameters=True, paper_methods=("isnet",),
+                              in_report=False),
+    "table8": TableSpec(8, ("method",), _METRICS, parameters=True),
+}
+
+TABLES = {name: spec.number for name, spec in TABLE_SPECS.items() if spec.trained}  # the tables run_table trains
 
 
 CLASSICAL = ("telea", "ns", "biharmonic")

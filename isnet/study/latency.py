@@ -10,10 +10,11 @@ import pandas as pd
 from ..data import PairsDataset
 from ..engine.checkpoint import load_generator
 from ..engine.device import device_name, sync
-from ..method.metrics import aggregate, paired_bootstrap
+from ..method.metrics import aggregate
 from ..method.pra import one_shot, progressive_inpaint
 from . import paper
 from .report import (
+    paired_gain,
     side_by_side,
     write_table,
 )
@@ -107,15 +108,9 @@ class Latency:
         per_pair = self.pra_study(run, seed)
         summary = aggregate(per_pair, by=("method", "bucket"), metrics=("psnr", "ssim", "mae"))
         write_table(summary, self.dir / "tables", "pra_per_bucket", label=self.label, overwrite=True)
-        one = per_pair[per_pair.method == "isnet-eq5"].set_index("pair_id")
-        rows = []
-        for k in self.profile.pra_kernels:
-            pra = per_pair[per_pair.method == f"isnet-eq5-pra-k{k}"].set_index("pair_id")
-            for bucket, grp in one.groupby("bucket"):
-                d = paired_bootstrap(pra.loc[grp.index, "psnr"].to_numpy(), grp["psnr"].to_numpy())
-                rows.append({"kernel": k, "bucket": bucket, "mean passes": round(float(pra.loc[grp.index, "passes"].mean()), 2),
-                             "n": len(grp), **{key: round(float(v), 4) for key, v in d.items() if key != "n"}})
-        paired = pd.DataFrame(rows)
+        kernels = self.profile.pra_kernels
+        paired = paired_gain(per_pair, "isnet-eq5", {k: f"isnet-eq5-pra-k{k}" for k in kernels}, by="bucket",
+                             metric="psnr", name="kernel", means=("passes",))
         write_table(paired, self.dir / "tables", "pra_paired", label=self.label, overwrite=True)
         return summary, paired
 

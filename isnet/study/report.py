@@ -47,6 +47,7 @@ from .claims import (
     _bootstrap,
     claim_verdicts,
     compare,
+    paired_gain,
     sanity_gates,
     seed_pair_bootstrap,
 )
@@ -371,4 +372,4 @@ def coverage(report_tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["table", "kind", "item", "present", "report"])
 
 
-__all__ = ["COVERED_TABLES", "DECIMALS", "DISPLAY", "LABEL_KEYS", "MIN_N_FOR_CI", "MIN_PAIRS", "NOT_RUN", "NOT_TESTED", "SPREAD_MIN", "UNTRAINED", "VERDICTS", "_bootstrap", "_fmt", "bucket_metric_plot", "caption", "check_label", "claim_verdicts", "compact_markdown", "compact_table", "compare", "coverage", "display", "masked_input", "mean_pm", "ours_column", "paper_column", "pra_strip", "sample_grid", "sanity_gates", "seed_pair_bootstrap", "side_by_side", "summarise", "tidy_search_figure", "to_markdown", "training_curves", "write_table"]
+__all__ = ["COVERED_TABLES", "DECIMALS", "DISPLAY", "LABEL_KEYS", "MIN_N_FOR_CI", "MIN_PAIRS", "NOT_RUN", "NOT_TESTED", "SPREAD_MIN", "UNTRAINED", "VERDICTS", "_bootstrap", "_fmt", "bucket_metric_plot", "caption", "check_label", "claim_verdicts", "compact_markdown", "compact_table", "compare", "coverage", "display", "masked_input", "mean_pm", "ours_column", "paired_gain", "paper_column", "pra_strip", "sample_grid", "sanity_gates", "seed_pair_bootstrap", "side_by_side", "summarise", "tidy_search_figure", "to_markdown", "training_curves", "write_table"]

@@ -20,7 +20,7 @@ from . import paper
 from .experiments import (
     CLASSICAL,
     MEAN_FILL,
-    TABLES,
+    TABLE_SPECS,
     MeanColourFill,
     Row,
     TableResult,
@@ -122,18 +122,36 @@ class Scoring:
         base = pairs["method"].str.replace(r"-pra$", "", regex=True)
         pairs["output_spread"] = [spreads.get((m, s), math.nan) for m, s in zip(base, pairs["seed"])]
         self._save_pairs(name, pairs)
-        by = ("method", "bucket") if name == "table5" else ("method",)
-        summary = aggregate(pairs, by=by, metrics=("psnr", "ssim", "mae"))
-        theirs = paper.table(TABLES[name])
-        if name == "table7-clean":
-            theirs = theirs[theirs.method == "isnet"]
-        metrics = ["psnr", "mae"] if name == "table2" else ["psnr", "ssim", "mae"]
-        table = side_by_side(pairs, theirs, keys=list(by), metrics=metrics, label=self.label)
-        if name in ("table7", "table8", "table7-clean"):
-            table = self.with_trained_parameters(table, rows)
-        table.attrs["paper_table"] = TABLES[name]
+        summary = aggregate(pairs, by=TABLE_SPECS[name].keys, metrics=("psnr", "ssim", "mae"))
+        table = self.paper_beside_ours(name, pairs)
         write_table(table, self.dir / "tables", name, label=self.label, overwrite=True)
+        if name == "table5":  # Table 6 (CelebA) is Table 5's comparison on data not run here: the paper's rows only
+            self.table6()
         return TableResult(name, pairs, summary, table, runs)
+
+    def paper_beside_ours(self, name: str, pairs: pd.DataFrame) -> pd.DataFrame:
+        """Table ``name`` in its final form, as its entry of ``TABLE_SPECS`` says: the paper's rows and numbers
+        beside ours from the per-pair rows (and, for Tables 7/8, the trained models' parameter counts)."""
+
+        spec = TABLE_SPECS[name]
+        theirs = paper.table(spec.number)
+        if spec.paper_methods is not None:
+            theirs = theirs[theirs.method.isin(spec.paper_methods)]
+        table = side_by_side(pairs, theirs, keys=list(spec.keys), metrics=list(spec.metrics), label=self.label,
+                             numeric=spec.numeric)
+        if spec.parameters:
+            table = self.with_trained_parameters(table, table_rows(name, self.profile))
+        table.attrs["paper_table"] = spec.number
+        return table
+
+    def table6(self) -> pd.DataFrame:
+        """The paper's Table 6 (CelebA, not run at any profile here): its rows with empty ours columns, so the
+        report covers it; written to tables/."""
+
+        empty = pd.DataFrame(columns=["method", "bucket", "pair_id", "seed", *TABLE_SPECS["table6"].metrics])
+        table = self.paper_beside_ours("table6", empty)
+        write_table(table, self.dir / "tables", "table6", label=self.label, overwrite=True)
+        return table
 
     def with_trained_parameters(self, table: pd.DataFrame, rows: Sequence[Row]) -> pd.DataFrame:
         """Tables 7/8's "ours parameters" columns: the count of the model this profile trained (its width and
@@ -178,33 +196,22 @@ class Scoring:
         listed = self.profile.resolves
         return claim_verdicts(results, resolves=listed, min_seeds=1 if listed is not None else min_seeds)
 
-    def report_tables(self) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
-        """(every paper table side by side, per-pair results) rebuilt from stored results only; the tables
-        are rewritten to tables/. Tables 7/8 show the trained models' parameter counts."""
+    def read_tables(self) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+        """(the report's tables as written to tables/*.csv, the per-pair results the claims judge), read back
+        only: the notebooks that made them wrote each in its final form (``TABLE_SPECS``)."""
 
-        results = {name: self.load_pairs(name) for name in ("table2", "table5", "table7", "table8")}
         tables = {}
-        for name, number, keys, metrics in [("table2", 2, ["method"], ["psnr", "mae"]),
-                                            ("table5", 5, ["method", "bucket"], ["psnr", "ssim", "mae"]),
-                                            ("table7", 7, ["method"], ["psnr", "ssim", "mae"]),
-                                            ("table8", 8, ["method"], ["psnr", "ssim", "mae"])]:
-            t = side_by_side(results[name], paper.table(number), keys=keys, metrics=metrics, label=self.label,
-                             numeric=True)
-            if name in ("table7", "table8"):
-                t = self.with_trained_parameters(t, table_rows(name, self.profile))
-            t.attrs["paper_table"] = number
-            tables[name] = t
-        empty = pd.DataFrame(columns=["method", "bucket", "pair_id", "seed", "psnr", "ssim", "mae"])
-        tables["table6"] = side_by_side(empty, paper.table6(), keys=["method", "bucket"], metrics=["psnr", "ssim", "mae"],
-                                        label=self.label)
-        tables["table6"].attrs["paper_table"] = 6
-        for extra in ("table1", "table3"):
-            t = pd.read_csv(self.dir / "tables" / f"{extra}.csv")
-            t.attrs["paper_table"] = int(extra[-1])
-            tables[extra] = t
-        tables = dict(sorted(tables.items()))
-        for name, t in tables.items():
-            write_table(t, self.dir / "tables", name, label=self.label, overwrite=True)
+        for name, spec in sorted(TABLE_SPECS.items()):
+            if not spec.in_report:
+                continue
+            path = self.dir / "tables" / f"{name}.csv"
+            if not path.exists():
+                raise FileNotFoundError(f"{path} not found: run the notebook that makes {name} first "
+                                        f"(isnet study --profile {self.profile.name} --only ...)")
+            table = pd.read_csv(path)
+            table.attrs.update(paper_table=spec.number, label=self.label)
+            tables[name] = table
+        results = {name: self.load_pairs(name) for name, spec in TABLE_SPECS.items() if spec.trained and spec.in_report}
         return tables, results
 
     def summary_path(self) -> Path:
