@@ -26,10 +26,10 @@ def tiny_generator():
 @pytest.fixture(scope="module")
 def tiny_checkpoint(tmp_path_factory, tiny_generator):
     """``tiny_generator`` saved in our checkpoint format with the matching (test-profile) config."""
-    from isnet.checkpoint import FORMAT, save_checkpoint
-    from isnet.config import PROFILES
+    from isnet.engine.checkpoint import FORMAT, save_checkpoint
+    from isnet.study.profiles import TEST
 
-    config = PROFILES["test"].with_overrides(["model.width=0.125", "model.blocks=1"]).resolve()
+    config = TEST.with_overrides(["model.width=0.125", "model.blocks=1"]).resolve()
     return save_checkpoint(tmp_path_factory.mktemp("run"), {"format": FORMAT, "iteration": 1,
                                                             "generator": tiny_generator.state_dict(),
                                                             "config": config.to_dict()}, keep_last=1)

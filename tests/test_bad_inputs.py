@@ -12,13 +12,13 @@ import pytest
 import torch
 from PIL import Image
 
-from isnet.checkpoint import FORMAT, save_checkpoint
+from isnet.engine.checkpoint import FORMAT, save_checkpoint
 from isnet.cli import main as cli_main
 from isnet.study.profiles import TEST
-from isnet.inpaint import (GuardedGenerator, NonFiniteOutputError, inpaint_files, load_image, load_pair,
+from isnet.engine.inpaint import (GuardedGenerator, NonFiniteOutputError, inpaint_files, load_image, load_pair,
                            plan_image)
 from isnet.io import read_pixels
-from isnet.masks import load_known
+from isnet.method.masks import load_known
 from isnet.models import build_discriminator, build_generator
 from isnet.models.released import load_released_discriminator, load_released_generator, ours_to_upstream
 
@@ -473,7 +473,7 @@ def test_authors_base_model_loads_into_isnet_base(tmp_path, head_in_sequential):
 
 # ----------------------------------------------------------------------------------------- 6, 7. search, messages
 def test_search_worker_exits_3_while_trials_are_running(tmp_path, capsys):
-    from isnet.search import create_search
+    from isnet.study.search import create_search
 
     url = f"journal:///{tmp_path}/search.log".replace("////", "///")
     study = create_search("loss-weights", url)

@@ -1,4 +1,4 @@
-"""Classical baselines (isnet.baselines): same call as the models, known pixels kept, holes really filled."""
+"""Classical baselines (isnet.method.baselines): same call as the models, known pixels kept, holes really filled."""
 from __future__ import annotations
 
 import math
@@ -11,7 +11,7 @@ import pytest
 import torch
 from skimage.restoration import inpaint_biharmonic
 
-from isnet.baselines import BASELINES, ClassicalInpainter, inpaint_classical, to_uint8
+from isnet.method.baselines import BASELINES, ClassicalInpainter, inpaint_classical, to_uint8
 from isnet.pra import Inpainter, progressive_inpaint
 
 INSTALLED = ["telea", "ns", "biharmonic"]

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from isnet.checkpoint import (FORMAT, capture_rng, check_compatible, list_checkpoints, load_checkpoint,
+from isnet.engine.checkpoint import (FORMAT, capture_rng, check_compatible, list_checkpoints, load_checkpoint,
                               load_generator, load_latest, restore_rng, save_checkpoint, state_hash)
 from isnet.study.profiles import TEST
 from isnet.models import build_generator, ours_to_upstream
@@ -97,7 +97,7 @@ def test_state_hash_sees_one_bit():
 
 SAVER = textwrap.dedent("""
     import sys, torch
-    from isnet.checkpoint import FORMAT, save_checkpoint
+    from isnet.engine.checkpoint import FORMAT, save_checkpoint
     run = sys.argv[1]
     it = 0
     while True:

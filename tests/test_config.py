@@ -4,7 +4,7 @@ import dataclasses
 import pytest
 import yaml
 
-from isnet.config import Config, load_config, save_config
+from isnet.engine.config import Config, load_config, save_config
 from isnet.study.profiles import TEST, base_config
 
 SMOKE = TEST

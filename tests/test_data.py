@@ -16,7 +16,7 @@ from PIL import Image
 from isnet import data as D
 from isnet.data import sources, transforms
 from isnet.engine.config import Config
-from isnet import masks as M
+from isnet.method import masks as M
 
 
 def photo(seed: int, h: int = 48, w: int = 64) -> np.ndarray:

@@ -4,10 +4,10 @@ import pandas as pd
 import pytest
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from isnet.baselines import inpaint_classical
+from isnet.method.baselines import inpaint_classical
 from isnet.cli import main as cli_main
 from isnet.data import PairsDataset, make_pairs
-from isnet.evaluate import evaluate, summarize, write_results
+from isnet.engine.evaluate import evaluate, summarize, write_results
 from isnet.pra import one_shot
 
 

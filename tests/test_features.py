@@ -14,11 +14,11 @@ import pytest
 import torch
 import torchvision
 
-from isnet import features as feat
+from isnet.method import features as feat
 from isnet.method.features import calibration as feat_calibration
 from isnet.method.features import weights as feat_weights
 from isnet.cli import main as cli_main
-from isnet.features import (BACKBONES, HED_H5_IN_WHEEL, IMAGENET_MEAN, IMAGENET_STD, MissingWeightsError,
+from isnet.method.features import (BACKBONES, HED_H5_IN_WHEEL, IMAGENET_MEAN, IMAGENET_STD, MissingWeightsError,
                             build_backbone, convert_hed_h5, layer_names, provenance, tensors_digest)
 
 

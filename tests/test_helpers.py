@@ -1,4 +1,4 @@
-"""The package's one helper per shared concept: JSON lines (``isnet.io``) and Markdown tables (``isnet.engine.markdown``)."""
+"""The package's one helper per shared concept: JSON lines (``isnet.io``) and Markdown tables (``isnet.markdown``)."""
 from __future__ import annotations
 
 import json
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from isnet.bench import table3
-from isnet.engine.markdown import markdown_table
+from isnet.markdown import markdown_table
 from isnet.engine.runlog import JsonlLog
 from isnet.io import append_jsonl, read_jsonl
 
@@ -40,7 +40,7 @@ def test_run_log_appends_through_append_jsonl_and_truncates(tmp_path):
 
 def test_markdown_table_rule_escaping_and_empty_cells():
     text = markdown_table(["a|b", "c", "d"], [[1, "x", ""], [2.5, "", "z"]])
-    assert text == "| a\\|b | c | d |\n|---|---|---|\n| 1 | x | |\n| 2.5 | | z |\n"
+    assert text == "| a\\|b | c | d |\n|---|---|---|\n| 1 | x |  |\n| 2.5 |  | z |\n"
 
 
 def test_bench_tables_go_through_the_one_writer():
@@ -50,4 +50,4 @@ def test_bench_tables_go_through_the_one_writer():
         "| path | it/s | images/s | ms/step | speed-up vs the authors' path | GFLOP/step | GFLOP/s |",
         "|---|---|---|---|---|---|---|",
         "| authors | 2.00 | 16.0 | 500.0 | 1.00× | 100.0 | 200.0 |",
-        "| fast | no gpu | | | | | |"]
+        "| fast | no gpu |  |  |  |  |  |"]

@@ -5,7 +5,7 @@ import torch
 from PIL import Image
 
 from isnet.cli import main as cli_main
-from isnet.inpaint import inpaint_files, load_image, pair_files
+from isnet.engine.inpaint import inpaint_files, load_image, pair_files
 from isnet.models import build_generator, ours_to_upstream
 
 SIZES = {"wide": (40, 50), "odd": (33, 31)}  # H, W: neither a multiple of 16

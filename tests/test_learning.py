@@ -5,11 +5,11 @@ import math
 import pytest
 import torch
 
-from isnet.checkpoint import load_checkpoint, load_generator
+from isnet.engine.checkpoint import load_checkpoint, load_generator
 from isnet.study.profiles import TEST
 from isnet.models import GENERATORS, build_discriminator, build_generator, count_parameters
 from isnet.data.stream import SampleStream
-from isnet.train import Engine, train
+from isnet.engine.train import Engine, train
 
 # 32 px sample photos, width 0.25, B = 1; L1 + a light adversarial term, no feature network
 BASE = TEST.with_overrides({"model.d_width": 0.25, "loss.adversarial": 1.0, "loss.perceptual": 0,
@@ -107,7 +107,7 @@ def test_ema_is_saved_resumed_exactly_and_used_for_evaluation(tmp_path):
 
 
 def test_paper_bucket_training_masks_follow_the_evaluation_buckets():
-    from isnet.masks import PAPER_BUCKETS, hole_ratio
+    from isnet.method.masks import PAPER_BUCKETS, hole_ratio
 
     cfg = TEST.with_overrides({"data.masks": "paper", "data.size": 48, "train.batch": 8}).resolve()
     stream = SampleStream(cfg)
@@ -121,9 +121,9 @@ def test_calibrated_feature_terms_are_on_the_scale_of_l1_on_natural_images():
     """vgg16-hed's per-layer scales put Eq. 5's perceptual and style terms at O(L1) on photos (the raw
     Caffe-scale backbone gives a perceptual term ~100× L1). Needs the HED weights (fetched by the study)."""
     from isnet.data import build_source, eval_transform
-    from isnet.features import is_cached, load_calibration
+    from isnet.method.features import is_cached, load_calibration
     from isnet.losses import InpaintingLoss, l1_hole_normalised, loss_weights
-    from isnet.masks import generate_known
+    from isnet.method.masks import generate_known
 
     if not is_cached("vgg16-hed"):
         pytest.skip("vgg16-hed weights not fetched (isnet weights fetch vgg16-hed)")
@@ -152,7 +152,7 @@ def test_bench_learn_traces_a_resumable_curve(tmp_path, capsys):
     import pandas as pd
 
     from isnet.cli import main as cli_main
-    from isnet.features import is_cached
+    from isnet.method.features import is_cached
 
     if not is_cached("vgg16-hed"):
         pytest.skip("vgg16-hed weights not fetched (isnet weights fetch vgg16-hed)")
@@ -174,7 +174,7 @@ def test_bench_learn_traces_a_resumable_curve(tmp_path, capsys):
 
 
 def test_shipped_generator_round_trip_hash_and_provenance(tmp_path, monkeypatch):
-    import isnet.pretrained as pretrained
+    import isnet.engine.pretrained as pretrained
 
     monkeypatch.setattr(pretrained, "RESOURCES", tmp_path / "resources")
     (tmp_path / "resources").mkdir()
@@ -205,7 +205,7 @@ def test_inpaint_without_checkpoint_uses_the_shipped_generator(tmp_path, monkeyp
     import numpy as np
     from PIL import Image
 
-    import isnet.pretrained as pretrained
+    import isnet.engine.pretrained as pretrained
     from isnet.cli import main as cli_main
 
     monkeypatch.setattr(pretrained, "RESOURCES", tmp_path / "resources")

@@ -13,7 +13,7 @@ from PIL import Image
 from scipy import ndimage
 
 from isnet.method import cli as method_cli
-from isnet.masks import (BUCKET_SCHEMES, FAMILIES, NVIDIA_BUCKETS, PAPER_BUCKETS, NvidiaMasks, bucket_of,
+from isnet.method.masks import (BUCKET_SCHEMES, FAMILIES, NVIDIA_BUCKETS, PAPER_BUCKETS, NvidiaMasks, bucket_of,
                          generate_hole, generate_known, grow_known, hole_ratio, index_nvidia_masks,
                          known_from_pixels, load_known, make_mask_set, pixels_from_known, sample_hole_in_bucket,
                          save_known)

@@ -13,7 +13,7 @@ from skimage import data as skdata
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from skimage.transform import resize
 
-from isnet.masks import generate_known, sample_hole_in_bucket
+from isnet.method.masks import generate_known, sample_hole_in_bucket
 from isnet.metrics import (aggregate, composite, gaussian_taps, mae, paired_bootstrap, psnr, psnr_legacy,
                            score_batch, ssim)
 

@@ -1,7 +1,7 @@
-"""isnet.paper against the paper's own text: every number of Tables 1–8 is re-read from the text file and compared.
+"""isnet.study.paper against the paper's own text: every number of Tables 1–8 is re-read from the text file and compared.
 
 The text lives next to the repository at ../shared/paper/ (always present in CI). The parsing here is
-independent of isnet.paper: it reads the tab-separated rows of each table block as printed.
+independent of isnet.study.paper: it reads the tab-separated rows of each table block as printed.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from isnet import paper as P
+from isnet.study import paper as P
 
 PAPER_TEXT = Path(os.environ.get("ISNET_PAPER_TEXT", Path(__file__).resolve().parents[1].parent / "shared" / "paper"
                                   / "isnet-pra-ieee-access-2022.txt"))

@@ -14,7 +14,7 @@ import pytest
 import scipy.fft
 from PIL import Image
 
-from isnet import photos as P
+from isnet.data import photos as P
 from isnet.data.photos import collect, dedup, fetch
 
 

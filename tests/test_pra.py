@@ -226,7 +226,7 @@ def test_bench_pra_quick_runs(capsys):
 
 def test_bench_rows_passes_match_the_masks():
     from isnet.bench.pra import bench_rows, bucket_masks, summarise
-    from isnet.masks import PAPER_BUCKETS
+    from isnet.method.masks import PAPER_BUCKETS
 
     masks = bucket_masks(32, 2, seed=1)
     assert list(masks) == list(PAPER_BUCKETS)

@@ -24,9 +24,9 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from isnet import search
+from isnet.study import search
 from isnet.study.profiles import TEST
-from isnet.search import (SEARCHED_WEIGHTS, build_sampler, config_for_weights, create_search, load_search,
+from isnet.study.search import (SEARCHED_WEIGHTS, build_sampler, config_for_weights, create_search, load_search,
                           open_storage, requeue_running_trials, run_search, save_figures, search_figures,
                           search_space, table1)
 
@@ -39,7 +39,7 @@ GOOD = {"l1": 100.0, "adversarial": 1.0, "style": 1.0, "perceptual": 1.0, "featu
 
 
 def fake_train(cfg, on_validation=None, resume=False, progress=False):
-    """A stand-in for ``isnet.train.train``: PSNR rises to a value set by the L1 and adversarial weights.
+    """A stand-in for ``isnet.engine.train.train``: PSNR rises to a value set by the L1 and adversarial weights.
 
     ``style > 100`` makes the first quarter of training terrible (inside the pruner's warm-up); ``l1 < 1``
     makes the whole curve poor. ``$FAKE_TRAIN_SLEEP`` seconds pass before each validation.
@@ -225,7 +225,7 @@ WORKER = textwrap.dedent("""
     import optuna
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     from test_search import BASE, fake_train
-    from isnet.search import run_search
+    from isnet.study.search import run_search
 
     opts = json.loads(sys.argv[1])
     if opts.get("ready"):
@@ -408,7 +408,7 @@ def test_cli_runs_a_search_and_prints_table1(tmp_path, monkeypatch, capsys):
 
 @pytest.mark.slow
 def test_a_real_training_trial_reports_each_validation(tmp_path):
-    """isnet.train.train's on_validation hook feeds the pruner; the objective is the final validation PSNR."""
+    """isnet.engine.train.train's on_validation hook feeds the pruner; the objective is the final validation PSNR."""
     base = TEST.with_overrides(["train.iterations=4", "train.val_every=2", "data.val_pairs=2"])
     study = run_search("real", None, 1, base, sampler="random", runs_dir=str(tmp_path), progress=False)
     (trial,) = study.trials

@@ -7,7 +7,7 @@ import torch
 from isnet.bench.train import AUTHORS
 from isnet.cli import main as cli_main
 from isnet.study.profiles import TEST
-from isnet.train import Engine, train
+from isnet.engine.train import Engine, train
 
 # tiny and fast: 32 px, width 0.125, one block, a random VGG16 for the feature losses, D stepped every iteration
 TINY = TEST.with_overrides(["model.width=0.125", "train.batch=2", "train.iterations=4",

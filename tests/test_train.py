@@ -5,12 +5,12 @@ import json
 import pytest
 import torch
 
-from isnet.checkpoint import list_checkpoints, load_checkpoint, state_hash
+from isnet.engine.checkpoint import list_checkpoints, load_checkpoint, state_hash
 from isnet.cli import main as cli_main
 from isnet.study.profiles import TEST
 from isnet.data.stream import SampleStream
 from isnet.method.losses import InpaintingLoss
-from isnet.train import (Engine, NonFiniteLossError, read_log, sample_strip, train, validate,
+from isnet.engine.train import (Engine, NonFiniteLossError, read_log, sample_strip, train, validate,
                          validation_batches)
 
 # tiny and fast: 32 px, width 0.125, one block, a random VGG16 for the feature losses

@@ -17,7 +17,7 @@ import torch
 
 from ..data import SampleStream, TrainDataset, build_source
 from ..engine.config import Config
-from ..engine.markdown import markdown_table
+from ..markdown import markdown_table
 from ..models import build_generator
 
 

@@ -13,7 +13,7 @@ import time
 
 import torch
 
-from ..engine.markdown import markdown_table
+from ..markdown import markdown_table
 from ..method.features import BACKBONES
 from ..method.losses import LOSS_PRESETS, AuthorsLossPath, InpaintingLoss, loss_weights
 from ..models import build_discriminator

@@ -16,7 +16,7 @@ from contextlib import nullcontext
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from ..engine.markdown import markdown_table
+from ..markdown import markdown_table
 from ..io import atomic_write_text
 from ..models import build_generator, count_parameters, fold_spectral_norm
 from ..study import PROFILES

@@ -18,7 +18,7 @@ import torch
 from tqdm import tqdm
 
 from ..engine.device import median_ms, sync
-from ..engine.markdown import markdown_table
+from ..markdown import markdown_table
 from ..io import atomic_write_text, refuse_overwrite
 from ..method.masks import PAPER_BUCKETS, hole_ratio, sample_hole_in_bucket
 from ..method.pra import CODE_KERNEL, MAX_EXTRA_PASSES, STOP_RATIO, one_shot, progressive_inpaint

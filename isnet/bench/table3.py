@@ -36,7 +36,7 @@ from ..engine.device import (
     pick_device,
     sync,
 )
-from ..engine.markdown import markdown_table
+from ..markdown import markdown_table
 from ..engine.train import Engine
 from ..method.losses import AuthorsLossPath
 from ..method.masks import PAPER_BUCKETS, known_from_hole, sample_hole_in_bucket

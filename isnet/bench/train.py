@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..engine.device import bf16_supported, device_name, pick_device, sync
-from ..engine.markdown import markdown_table
+from ..markdown import markdown_table
 from ..engine.train import Engine
 from ..io import atomic_write_text
 from ..method.features import BACKBONES, build_backbone

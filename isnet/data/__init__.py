@@ -12,7 +12,6 @@ Modules, one concern each:
 
 The names below are re-exported so that ``from isnet.data import make_pairs`` keeps working.
 """
-from .cli import add_cli  # `isnet data ...` until isnet.cli lists isnet.data.cli itself
 from .mask_sources import MASK_SOURCES, FileMasks, GeneratedMasks, build_mask_source
 from .pairs import PAIRS_COLUMNS, PairsDataset, make_pairs, pair_batches
 from .sources import (CELEBA_SPLITS, EVAL_SPLITS, IMAGE_EXTENSIONS, PLACES_SPLITS, SOURCES, BadImageError,
@@ -22,7 +21,6 @@ from .stream import EpochSampler, SampleStream, TrainDataset, build_train_datase
 from .transforms import CROPS, Augment, ImageTooSmallError, center_box, crop_resize, eval_transform, resize, to_tensor
 
 __all__ = [
-    "add_cli",
     "MASK_SOURCES", "FileMasks", "GeneratedMasks", "build_mask_source",
     "PAIRS_COLUMNS", "PairsDataset", "make_pairs", "pair_batches",
     "CELEBA_SPLITS", "EVAL_SPLITS", "IMAGE_EXTENSIONS", "PLACES_SPLITS", "SOURCES", "BadImageError", "CelebASource",

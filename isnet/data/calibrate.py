@@ -13,7 +13,8 @@ from typing import Any
 import torch
 
 from ..io import atomic_write_text, refuse_overwrite
-from ..method.features import _spec, _weights_spec, calibration_path, mean_activations
+from ..method.features import calibration_path, mean_activations
+from ..method.features.registry import _spec, _weights_spec
 from .sources import build_source
 from .transforms import eval_transform
 

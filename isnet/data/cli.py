@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..markdown import markdown_table
 from ..method.features import BACKBONES, FETCHERS, MissingWeightsError, fetch, is_cached, provenance
 from . import photos as _photos
 from .calibrate import calibrate
@@ -102,11 +103,9 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
 # --------------------------------------------------------------------------------------------
 
 def _cmd_list(args) -> int:
-    rows = ["| backbone | arch | cached | for tests | training data | licence | source |", "|---|---|---|---|---|---|---|"]
-    for name, spec in BACKBONES.items():
-        rows.append(f"| {name} | {spec.arch} | {'yes' if is_cached(name) else 'no'} | {'yes' if spec.for_tests else ''} "
-                    f"| {spec.training_data} | {spec.licence} | {spec.source} |")
-    print("\n".join(rows))
+    rows = [(name, spec.arch, "yes" if is_cached(name) else "no", "yes" if spec.for_tests else "", spec.training_data,
+             spec.licence, spec.source) for name, spec in BACKBONES.items()]
+    print(markdown_table(("backbone", "arch", "cached", "for tests", "training data", "licence", "source"), rows), end="")
     return 0
 
 

@@ -29,7 +29,7 @@ from ..method.metrics import METRICS, aggregate, score_batch
 from ..method.pra import Inpainter, one_shot, progressive_inpaint
 from .checkpoint import load_generator
 from .inpaint import GuardedGenerator
-from .markdown import markdown_table
+from ..markdown import markdown_table
 
 SUMMARY_METRICS = ("psnr", "ssim", "mae", "psnr_hole", "mae_hole")
 ALL_BUCKETS = "all"

@@ -13,7 +13,6 @@ figures), ``figures`` (one atomic figure writer), ``paper`` (the paper's tables 
 """
 from __future__ import annotations
 
-import warnings
 
 from . import paper, report, search
 from .driver import NOTEBOOKS, NotebookFailed, notebook_dir, run_study, study_timings
@@ -47,8 +46,6 @@ from .runs import (
                    under_driver,
 )
 
-# tqdm.auto falls back to the text bar without ipywidgets, and says so in every notebook that imports it
-warnings.filterwarnings("ignore", message="IProgress not found")
 
 __all__ = [
     "CLASSICAL", "MEAN_FILL", "NOTEBOOKS", "PROFILES", "PROGRESS_ENV", "RESULTS_ENV", "TABLES", "TEST", "MeanColourFill",

@@ -35,7 +35,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..engine.markdown import markdown_table
+from ..markdown import markdown_table
 from ..io import atomic_write_text, refuse_overwrite
 from .claims import (
     MIN_N_FOR_CI,
@@ -195,7 +195,7 @@ def _fmt(value: Any) -> str:
 
 
 def to_markdown(df: pd.DataFrame) -> str:
-    """A GitHub-flavoured Markdown table of a DataFrame (``isnet.engine.markdown``)."""
+    """A GitHub-flavoured Markdown table of a DataFrame (``isnet.markdown``)."""
     return markdown_table(df.columns, df.itertuples(index=False), cell=_fmt)
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 from ..data import PairsDataset, build_source
 from ..engine.checkpoint import build_generator, load_generator
 from ..engine.evaluate import evaluate
-from ..engine.markdown import markdown_table
+from ..markdown import markdown_table
 from ..io import atomic_write_text
 from ..method.metrics import aggregate
 from ..models import count_parameters

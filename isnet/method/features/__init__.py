@@ -24,8 +24,6 @@ from .registry import (
     PATHS,
     Backbone,
     MissingWeightsError,
-    _spec as _spec,  # transitional: isnet/data/calibrate.py imports _spec and _weights_spec from here
-    _weights_spec as _weights_spec,
     is_cached,
     provenance,
     weights_path,
@@ -49,11 +47,3 @@ __all__ = [
     "hed_edge_map", "is_cached", "layer_names", "load_calibration", "mean_activations", "provenance",
     "tensors_digest", "weights_path",
 ]
-
-
-def add_cli(sub) -> None:
-    """Transitional: ``isnet weights`` is registered by ``isnet.data.cli.add_weights_cli`` (calibration reads
-    photos, so the command lives in the data layer); delete this once ``isnet/cli.py`` calls that."""
-    from ...data.cli import add_weights_cli
-
-    add_weights_cli(sub)

@@ -49,10 +49,3 @@ __all__ = [
     "known_from_hole", "known_from_pixels", "load_known", "make_mask_set", "mask_seed", "pixels_from_known",
     "read_grey", "resize_nearest", "sample_hole_in_bucket", "save_known",
 ]
-
-
-def add_cli(sub) -> None:
-    """Transitional: ``isnet masks`` lives in :mod:`isnet.method.cli`; delete this once ``isnet/cli.py`` calls it."""
-    from ..cli import add_cli as add_masks_cli
-
-    add_masks_cli(sub)
