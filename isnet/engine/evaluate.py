@@ -22,14 +22,14 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..data import PairsDataset, Skipped
+from ..data import PairsDataset, pair_batches
 from ..io import atomic_write_text, refuse_overwrite
+from ..markdown import markdown_table
 from ..method.baselines import BASELINES, ClassicalInpainter
 from ..method.metrics import METRICS, aggregate, score_batch
 from ..method.pra import Inpainter, one_shot, progressive_inpaint
 from .checkpoint import load_generator
 from .inpaint import GuardedGenerator
-from ..markdown import markdown_table
 
 SUMMARY_METRICS = ("psnr", "ssim", "mae", "psnr_hole", "mae_hole")
 ALL_BUCKETS = "all"
@@ -67,28 +67,6 @@ def _pairs_dataset(pairs: Any):
     if isinstance(pairs, (str, os.PathLike)):
         return PairsDataset(pairs)
     return pairs
-
-
-def _batches(dataset, batch_size: int):
-    """(image, known, [meta]) batches of the pairs, unreadable images left out (PairsDataset warns)."""
-
-    chunk: list = []
-    for i in range(len(dataset)):
-        item = dataset[i]
-        if isinstance(item, Skipped):
-            continue
-        chunk.append(item)
-        if len(chunk) == batch_size:
-            yield _stack(chunk)
-            chunk = []
-    if chunk:
-        yield _stack(chunk)
-
-
-def _stack(items: list) -> tuple[torch.Tensor, torch.Tensor, list[dict[str, Any]]]:
-    if len({tuple(x[0].shape) for x in items}) > 1:
-        raise ValueError("pairs of different sizes in one batch; use batch_size=1")
-    return torch.stack([x[0] for x in items]), torch.stack([x[1] for x in items]), [dict(x[2]) for x in items]
 
 
 # ----------------------------------------------------------------------------------------- evaluate
@@ -135,7 +113,7 @@ def _score(inpainter, label: str, dataset, pra: bool, dev: torch.device, batch_s
     rows = []
     total = len(dataset) if limit is None else min(limit, len(dataset))
     with tqdm(total=total, disable=not progress, desc=f"evaluate {label}", unit="pair") as bar:
-        for image, known, metas in _batches(dataset, batch_size):
+        for image, known, metas in pair_batches(dataset, batch_size):
             if limit is not None and len(rows) >= limit:
                 break
             image, known = image.to(dev), known.to(dev)
