@@ -229,6 +229,8 @@ class Study(Scoring, Latency, Samples):
         weights = ours.set_index("method")[list(names.values())].round(3)
         table = table.merge(weights, left_on="method", right_index=True, how="left", suffixes=("", " (ours)"))
         table.attrs["paper_table"] = 1
+        if "paper note" in table:  # Table 1 has no notes: absent, shown "—" like every absent value (not "")
+            table["paper note"] = table["paper note"].replace("", None)
         write_table(table, self.dir / "tables", "table1", label=self.label, overwrite=True)
         return table
 
