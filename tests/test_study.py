@@ -48,7 +48,7 @@ def test_profiles_never_use_test_backbones_and_scale_as_documented():
     from isnet.method.features import BACKBONES
     for name, prof in PROFILES.items():
         assert not BACKBONES[prof.base.loss.loss_weights().backbone].for_tests, name
-    assert len(PROFILES["laptop"].seeds) >= 3
+    assert len(PROFILES["laptop"].seeds) >= 2 and len(PROFILES["night"].seeds) >= 3
     paper_base = PROFILES["paper"].base
     assert (paper_base.data.size, paper_base.model.width, paper_base.model.blocks) == (256, 1.0, 4)
     assert PROFILES["paper"].pra_kernels == (15, 9)
@@ -275,3 +275,70 @@ def test_table_specs_are_the_one_list_run_table_and_the_report_read(tmp_path):
     assert list(tables) == sorted(report_names) and sorted(results) == ["table2", "table5", "table7", "table8"]
     assert tables["table7"].attrs["paper_table"] == 7 and tables["table6"].attrs["label"] == study.label
     assert {p.name: p.stat().st_mtime_ns for p in (study.dir / "tables").iterdir()} == before
+
+
+def test_a_profile_resolves_only_claims_it_trains_with_enough_seeds():
+    """A profile's ``resolves`` list must be backed by what it trains: every listed claim exists, at least one of
+    its comparisons involves only methods the profile trains (the others are "not run at this scale"), and the
+    profile has at least ``min_seeds`` (≥ 2: one seed cannot show seed noise) seeds. Otherwise the SUMMARY would
+    promise verdicts the study can never give."""
+    from isnet.study.claims import UNTRAINED
+
+    ids = {c.id: c for c in paper.CLAIMS}
+    for name, prof in PROFILES.items():
+        if prof.resolves is None:
+            continue
+        assert prof.min_seeds >= 2 and len(prof.seeds) >= prof.min_seeds, name
+        for claim_id in prof.resolves:
+            made = [comp for comp in ids[claim_id].comparisons
+                    if {comp.a.removesuffix("-pra"), comp.b} - set(UNTRAINED) <= set(prof.methods or (comp.a, comp.b))]
+            assert made, (name, claim_id)
+
+
+def test_night_repeats_the_laptop_runs_and_copies_them_instead_of_retraining(tmp_path):
+    """The night profile trains the laptop's configuration (same config hashes) and adopts a finished laptop run
+    from the same results folder; an unfinished one is not adopted."""
+    rows = {r.id: r for r in table_rows("table5", PROFILES["night"])}
+    laptop, night = Study("laptop", tmp_path, progress=False), Study("night", tmp_path, progress=False)
+    for seed in PROFILES["laptop"].seeds:
+        a, b = Path(laptop.config_for(rows["isnet-eq5"], seed).out.dir), Path(night.config_for(rows["isnet-eq5"], seed).out.dir)
+        assert a.name == b.name and a.parent.parent.name == "laptop" and b.parent.parent.name == "night"
+    from isnet.study.runs import adopt_finished_run
+
+    cfg = laptop.config_for(rows["isnet-eq5"], 0)
+    src, iterations = Path(cfg.out.dir), cfg.train.iterations
+    (src / "checkpoints").mkdir(parents=True)
+    (src / "checkpoints" / f"iter_{iterations:08d}.pt").write_bytes(b"weights")
+    (src / "summary.json").write_text(json.dumps({"iteration": iterations - 1, "iterations": iterations}))
+    dst = Path(night.config_for(rows["isnet-eq5"], 0).out.dir)
+    assert adopt_finished_run(dst, iterations) is None and not dst.exists()  # unfinished: trained, not copied
+    (src / "summary.json").write_text(json.dumps({"iteration": iterations, "iterations": iterations}))
+    assert adopt_finished_run(dst, iterations) == src
+    assert (dst / "checkpoints" / f"iter_{iterations:08d}.pt").read_bytes() == b"weights"
+    assert (dst / "COPIED_FROM").read_text().strip() == str(src)
+    assert not list(dst.parent.glob("*.copying"))
+    assert adopt_finished_run(dst, iterations) is None  # already there: nothing copied over it
+
+
+def test_one_seed_gives_no_verdict_where_the_profile_needs_two(tmp_path):
+    """The laptop profile lists T5-vs-classical as resolvable but needs 2 seeds: a clear one-seed win is
+    "not tested at this scale"; with two agreeing seeds it is a verdict."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    pairs = [f"p{i}" for i in range(40)]
+    telea = rng.normal(24, 2, len(pairs))
+    rows = []
+    for i, p in enumerate(pairs):
+        for m in ("telea", "ns", "biharmonic", "mean-fill"):
+            rows.append(dict(method=m, pair_id=p, seed=0, bucket="10-20", psnr=telea[i] - (0 if m == "telea" else 2)))
+        for seed in (0, 1):
+            rows.append(dict(method="isnet-eq5", pair_id=p, seed=seed, bucket="10-20", output_spread=0.1,
+                             psnr=telea[i] + 1.0 + rng.normal(0, 0.2)))
+    both = pd.DataFrame(rows)
+    study = Study("laptop", tmp_path, progress=False)
+    one = both[~((both.method == "isnet-eq5") & (both.seed == 1))]
+    v1 = study.claim_verdicts({"table5": one}).set_index("claim").loc["T5-vs-classical"]
+    v2 = study.claim_verdicts({"table5": both}).set_index("claim").loc["T5-vs-classical"]
+    assert v1.verdict == report.NOT_TESTED and "1 seed(s) < 2" in v1.evidence
+    assert v2.verdict == "reproduced" and "over seeds and pairs" in v2.evidence

@@ -141,7 +141,8 @@ def compare(results: pd.DataFrame, comp: Comparison, n_boot: int = 2000, seed: i
     The status uses the seed-aware one. When the seeds' own estimates land on different sides of the claim's
     threshold, any status ("supports" or "contradicts") becomes "inconclusive". PRA is judged only where it
     ran more than one pass on average (the ``passes`` column): elsewhere it is the one-shot model by
-    construction, and the comparison is "not tested". Fewer than ``min_pairs`` pairs or ``min_seeds`` seeds of
+    construction, and the comparison is "not tested"; so is one with a method that has no rows at all (a row the
+    profile does not train). Fewer than ``min_pairs`` pairs or ``min_seeds`` seeds of
     a trained method: "not tested".
     """
     if comp.kind not in ("better", "not_worse", "equal"):
@@ -151,6 +152,10 @@ def compare(results: pd.DataFrame, comp: Comparison, n_boot: int = 2000, seed: i
     out: dict[str, Any] = {"comparison": comp, "n_pairs": 0, "n_seeds": 0, "mean_diff": math.nan,
                            "ci95_low": math.nan, "ci95_high": math.nan, "ci95_low_seeds": math.nan,
                            "ci95_high_seeds": math.nan, "per_seed": {}, "status": "inconclusive"}
+    absent = [m for m in (comp.a, comp.b) if m not in set(_method_column(results)["method"])]
+    if absent:  # a row the profile does not train (StudyProfile.methods): the comparison is not made here
+        out["status"], out["why"] = "not tested", f"{' and '.join(absent)} not run at this scale"
+        return out
     if rows.empty:
         out["why"] = "no paired rows"
         return out
@@ -242,7 +247,7 @@ def _evidence(res: dict[str, Any], table: int) -> str:
     kind = {"better": ">", "not_worse": "≥", "equal": "≈"}[c.kind]
     head = f"{c.a} {kind} {c.b}{where} {display(c.metric)}"
     if res["n_pairs"] == 0:
-        return f"{head}: {res.get('why', 'no data')} → inconclusive"
+        return f"{head}: {res.get('why', 'no data')} → {res['status']}"
     d = DECIMALS.get(c.metric, 3) + 1
     text = (f"{head}: {res['mean_diff']:+.{d}f} [{res['ci95_low']:+.{d}f}, {res['ci95_high']:+.{d}f}], "
             f"n={res['n_pairs']} pairs, {res['n_seeds']} seed(s)")

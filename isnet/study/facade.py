@@ -37,6 +37,7 @@ from .report import (
     write_table,
 )
 from .runs import (
+    adopt_finished_run,
     _finished,
     _tqdm,
     prune_checkpoints,
@@ -113,7 +114,7 @@ class Study(Scoring, Latency, Samples):
 
         cfg = self.config_for(row, seed)
         run = Path(cfg.out.dir)
-        if _finished(run, cfg.train.iterations):
+        if _finished(run, cfg.train.iterations) or adopt_finished_run(run, cfg.train.iterations):
             return run
         has_ckpt = (run / "checkpoints").exists() and any((run / "checkpoints").glob("iter_*.pt"))
         summary = train(cfg, resume=has_ckpt, progress=self.progress)

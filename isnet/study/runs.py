@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,27 @@ def prune_checkpoints(run: Path) -> list[Path]:
     for path in removed:
         path.unlink(missing_ok=True)
     return removed
+
+
+def adopt_finished_run(run: Path, iterations: int) -> Path | None:
+    """Copy a finished run of the same configuration from another profile's folder into ``run``.
+
+    Runs are keyed by config hash, so ``results/laptop/runs/<hash>`` and ``results/night/runs/<hash>`` trained the
+    same thing (the night profile repeats the laptop's runs and adds seeds). The copy is made beside ``run`` and
+    renamed into place, and ``COPIED_FROM`` records its origin. Returns the origin, or None when there is none."""
+
+    if run.exists():
+        return None
+    for other in sorted(run.parent.parent.parent.glob(f"*/runs/{run.name}")):
+        if other.resolve() == run.resolve() or not _finished(other, iterations):
+            continue
+        partial = run.with_name(run.name + ".copying")
+        shutil.rmtree(partial, ignore_errors=True)
+        shutil.copytree(other, partial)
+        (partial / "COPIED_FROM").write_text(f"{other}\n")
+        partial.rename(run)
+        return other
+    return None
 
 
 def run_status(run: Path) -> dict[str, Any]:

@@ -187,14 +187,14 @@ class Scoring:
                                     f"(isnet study --profile {self.profile.name} --only ...)")
         return pd.read_csv(path)
 
-    def claim_verdicts(self, results: Mapping[str, pd.DataFrame], min_seeds: int = 3) -> pd.DataFrame:
+    def claim_verdicts(self, results: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
         """The paper's claims judged on this profile's per-pair results: only those the profile lists as
-        resolvable (``StudyProfile.resolves``), or, when it lists none, those with at least ``min_seeds``
-        training seeds (seed noise cannot be estimated from fewer) and ``isnet.report.MIN_PAIRS`` pairs; every
-        trained model must first pass the sanity gates. The rest: "not tested at this scale"."""
+        resolvable (``StudyProfile.resolves``; every claim when it lists none), each with at least the profile's
+        ``min_seeds`` training seeds (seed noise, and whether the seeds agree, cannot be seen in fewer) and
+        ``isnet.report.MIN_PAIRS`` pairs; every trained model must first pass the sanity gates. The rest: "not
+        tested at this scale"."""
 
-        listed = self.profile.resolves
-        return claim_verdicts(results, resolves=listed, min_seeds=1 if listed is not None else min_seeds)
+        return claim_verdicts(results, resolves=self.profile.resolves, min_seeds=self.profile.min_seeds)
 
     def read_tables(self) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
         """(the report's tables as written to tables/*.csv, the per-pair results the claims judge), read back
