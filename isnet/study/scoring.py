@@ -27,6 +27,7 @@ from .experiments import (
     table_rows,
 )
 from .report import (
+    MIN_PAIRS,
     claim_verdicts,
     side_by_side,
     write_table,
@@ -220,14 +221,14 @@ class Scoring:
     def write_summary(self, verdicts: pd.DataFrame) -> Path:
         """SUMMARY.md: each claim's verdict and evidence, the profile's scale and which claims it can resolve."""
         p = self.profile
-        resolves = ("every claim with ≥ 3 seeds and enough pairs (no explicit list)" if p.resolves is None
-                    else ", ".join(p.resolves) or "none")
+        resolves = ("every claim (no explicit list)" if p.resolves is None else ", ".join(p.resolves) or "none")
         lines = [f"# Summary — profile `{p.name}`", "", p.description, "",
                  f"Data: {p.data_label}; feature weights: `{p.base.loss.loss_weights().backbone}`; "
                  f"seeds: {list(p.seeds)}; evaluation pairs per bucket: {p.pairs_per_bucket}.", "",
                  f"Claims this profile can resolve: {resolves}. Others: *not tested at this scale*. A verdict also "
-                 "needs every trained model to pass the sanity gates (output varies across images; beats a "
-                 "mean-colour fill) and the training seeds to agree in sign.", "",
+                 f"needs ≥ {p.min_seeds} training seeds and ≥ {MIN_PAIRS} evaluation pairs, every trained model to "
+                 "pass the sanity gates (output varies across images; beats a mean-colour fill), and the training "
+                 "seeds to agree in sign.", "",
                  markdown_table(["claim", "verdict", "evidence"],
                                 [(r.claim, f"**{r.verdict}**", r.evidence) for r in verdicts.itertuples()])]
         return atomic_write_text(self.summary_path(), "\n".join(lines))
