@@ -247,6 +247,12 @@ def test_a_profile_trains_only_its_methods_and_marks_the_rest_not_run(tmp_path):
     assert not list((tmp_path / "smoke-narrow" / "runs").glob("*/summary.json"))
     text = result.table.to_string()
     assert "not run" in text and "mean-fill" in text
+    # the notebooks' figures of such a table are skipped, not a missing-file error
+    assert study.sample_figure(list(result.runs.method.unique()), "figure_none", "t") is None
+    assert not (tmp_path / "smoke-narrow" / "figures" / "figure_none.png").exists()
+    runs = pd.DataFrame({"method": ["isnet-eq5", "isnet-eq5"], "seed": [0, 1], "run": ["a", "b"]})
+    assert study.comparison_methods(runs) == {"telea": "telea", "ns": "ns", "biharmonic": "biharmonic",
+                                              "isnet-eq5": "a", "isnet-eq5-pra": "a"}
 
 
 def test_table_specs_are_the_one_list_run_table_and_the_report_read(tmp_path):

@@ -19,6 +19,7 @@ from ..method.masks import (
     sample_hole_in_bucket,
 )
 from ..method.pra import one_shot, progressive_inpaint
+from .experiments import CLASSICAL
 from .figures import save_image
 from .report import (
     masked_input,
@@ -89,6 +90,10 @@ class Samples:
         """A sample grid saved as figures/<name>.png: input, each method, ground truth; each column titled with
         its bucket and pair, each composite with its PSNR (from per-pair ``scores``, the first seed)."""
 
+        if not methods:  # none of the table's rows is trained at this profile (StudyProfile.methods)
+            print(f"{name}: no row of this table is trained at profile {self.profile.name} (not run at this "
+                  "scale), so there is no figure")
+            return None
         if pairs is None:
             pairs = _spread(self.pair_ids(), self.profile.samples_per_method)
         table = pd.read_csv(self.pairs_path()).assign(pair=lambda t: t["pair"].astype(str)).set_index("pair")
@@ -105,6 +110,17 @@ class Samples:
         return sample_grid(rows, out_path=self.dir / "figures" / f"{name}.png", overwrite=True,
                            column_titles=titles, cell_text=text,
                            title=f"{title} — profile {self.profile.name}, PSNR of each composite")
+
+    def comparison_methods(self, runs: pd.DataFrame) -> dict[str, Any]:
+        """Figure 8's methods: the classical ones, then each of Table 5's trained rows this profile ran (run
+        folder by method, first seed) and ISNet with PRA."""
+
+        first = runs.drop_duplicates("method").set_index("method")["run"]
+        out: dict[str, Any] = {m: m for m in CLASSICAL}
+        out.update({m: first[m] for m in ("unet", "isnet-eq4", "isnet-eq5") if m in first.index})
+        if "isnet-eq5" in first.index:
+            out["isnet-eq5-pra"] = first["isnet-eq5"]
+        return out
 
     def quickstart_model(self, checkpoint: str | os.PathLike | None = None):
         """(generator, where it came from): the given checkpoint (ours or the authors' InpaintingModel_gen.pth),
