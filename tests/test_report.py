@@ -394,3 +394,17 @@ def test_paired_gain_is_the_paired_bootstrap_per_variant_and_bucket():
     assert got["kernel"] == 3 and got["mean passes"] == 3
     assert got["mean_diff"] == round(want["mean_diff"], 4) and got["ci95_low"] == round(want["ci95_low"], 4)
     assert (out[out.kernel == 3]["mean_diff"] > 0).all() and (out[out.kernel == 9]["mean_diff"] < 0).all()
+
+
+def test_first_wins_is_the_first_iteration_whose_ci_clears_zero():
+    from isnet.study.claims import first_wins
+
+    rows = []
+    for it, lows in ((500, (-1.0, -2.0)), (1000, (0.1, -0.5)), (1500, (-0.1, -0.2)), (2000, (0.2, -0.1))):
+        for bucket, low in zip(("10-20", "all"), lows):
+            rows.append(dict(model="isnet", seed=0, iteration=it, bucket=bucket, psnr=20 + it / 1000,
+                             vs_telea=low + 0.2, vs_telea_low=low, vs_telea_high=low + 0.4))
+    wins = first_wins(pd.DataFrame(rows)).set_index("bucket")
+    assert wins.loc["10-20", "first_beats_telea"] == 1000  # the first, even though 1500 falls back below 0
+    assert pd.isna(wins.loc["all", "first_beats_telea"])
+    assert wins.loc["all", "last_iteration"] == 2000 and wins.loc["all", "last_vs_telea"] == "+0.10 [-0.10, +0.30]"

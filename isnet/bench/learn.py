@@ -28,6 +28,7 @@ from ..engine.train import train
 from ..io import atomic_write_text
 from ..method.metrics import paired_bootstrap
 from ..study import PROFILES, Study
+from ..study.claims import first_wins
 from ..study.figures import save_figure
 
 MODELS = {  # model name → row overrides on the profile's base config (isnet: the profile's B)
@@ -175,18 +176,7 @@ class LearningCurve:
 
     def first_wins(self, baseline: str = "telea") -> pd.DataFrame:
         """Per model, seed and bucket: the first iteration whose paired CI against ``baseline`` is above 0."""
-        p = self.points
-        out = []
-        for (model, seed, bucket), g in p.groupby(["model", "seed", "bucket"]):
-            g = g.sort_values("iteration")
-            wins = g[g[f"vs_{baseline}_low"] > 0]
-            last = g.iloc[-1]
-            out.append({"model": model, "seed": seed, "bucket": bucket,
-                        f"first_beats_{baseline}": int(wins.iteration.iloc[0]) if len(wins) else None,
-                        "last_iteration": int(last.iteration), "last_psnr": round(last.psnr, 2),
-                        f"last_vs_{baseline}": f"{last[f'vs_{baseline}']:+.2f} "
-                                               f"[{last[f'vs_{baseline}_low']:+.2f}, {last[f'vs_{baseline}_high']:+.2f}]"})
-        return pd.DataFrame(out)
+        return first_wins(self.points, baseline)
 
     def figure(self) -> Path:
         import matplotlib

@@ -310,3 +310,20 @@ def claim_verdicts(results: Mapping[str, pd.DataFrame], claims: Iterable[Claim] 
                    else "reproduced" if all(s == "supports" for s in statuses) else "inconclusive")
         rows.append(dict(claim=cl.id, verdict=verdict, evidence=evidence, **base))
     return pd.DataFrame(rows, columns=["claim", "verdict", "evidence", "table", "results", "text"])
+
+
+def first_wins(points: pd.DataFrame, baseline: str = "telea") -> pd.DataFrame:
+    """A learning curve's (``isnet bench learn``: one row per model, seed, iteration and bucket) first iteration
+    whose paired 95 % CI against ``baseline`` lies above 0, per model, seed and bucket, with the last point."""
+    out = []
+    for (model, seed, bucket), g in points.groupby(["model", "seed", "bucket"]):
+        g = g.sort_values("iteration")
+        wins = g[g[f"vs_{baseline}_low"] > 0]
+        last = g.iloc[-1]
+        out.append({"model": model, "seed": seed, "bucket": bucket,
+                    f"first_beats_{baseline}": int(wins.iteration.iloc[0]) if len(wins) else None,
+                    "last_iteration": int(last.iteration), "last_psnr": round(last.psnr, 2),
+                    f"last_vs_{baseline}": f"{last[f'vs_{baseline}']:+.2f} "
+                                           f"[{last[f'vs_{baseline}_low']:+.2f}, {last[f'vs_{baseline}_high']:+.2f}]"})
+    out = pd.DataFrame(out)
+    return out.astype({f"first_beats_{baseline}": "Int64"}) if len(out) else out

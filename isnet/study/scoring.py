@@ -26,6 +26,7 @@ from .experiments import (
     TableResult,
     table_rows,
 )
+from .claims import first_wins
 from .report import (
     MIN_PAIRS,
     claim_verdicts,
@@ -215,6 +216,12 @@ class Scoring:
         results = {name: self.load_pairs(name) for name, spec in TABLE_SPECS.items() if spec.trained and spec.in_report}
         return tables, results
 
+    def learning_curve_wins(self) -> pd.DataFrame | None:
+        """The profile's learning curve (``tables/learning_curve.csv``, written by ``isnet bench learn``) as the
+        first iteration at which each model and seed beats Telea per bucket; None when there is no curve."""
+        path = self.dir / "tables" / "learning_curve.csv"
+        return first_wins(pd.read_csv(path)) if path.exists() else None
+
     def summary_path(self) -> Path:
         return self.dir / "SUMMARY.md"
 
@@ -231,6 +238,12 @@ class Scoring:
                  "seeds to agree in sign.", "",
                  markdown_table(["claim", "verdict", "evidence"],
                                 [(r.claim, f"**{r.verdict}**", r.evidence) for r in verdicts.itertuples()])]
+        wins = self.learning_curve_wins()
+        if wins is not None:
+            lines += ["", "Learning curve (`tables/learning_curve.csv`, `figures/learning_curve.png`, written by "
+                      "`isnet bench learn`): first iteration whose paired 95 % CI against Telea is above 0.", "",
+                      markdown_table(list(wins.columns), [tuple("—" if pd.isna(v) else v for v in r)
+                                                          for r in wins.itertuples(index=False)])]
         return atomic_write_text(self.summary_path(), "\n".join(lines))
 
     def table4(self) -> pd.DataFrame:
