@@ -348,3 +348,17 @@ def test_one_seed_gives_no_verdict_where_the_profile_needs_two(tmp_path):
     v2 = study.claim_verdicts({"table5": both}).set_index("claim").loc["T5-vs-classical"]
     assert v1.verdict == report.NOT_TESTED and "1 seed(s) < 2" in v1.evidence
     assert v2.verdict == "reproduced" and "over seeds and pairs" in v2.evidence
+
+
+def test_a_profile_without_search_reports_table1_not_run(tmp_path):
+    """search_trials = 0 (laptop, night: trials too short to learn): no Optuna study, no trial trained, and
+    Table 1 keeps the paper's rows with ours "not run"."""
+    from dataclasses import replace
+
+    study = Study(replace(PROFILES["smoke"], name="smoke-nosearch", search_trials=0), tmp_path, progress=False)
+    assert study.search() is None
+    table = study.table1(None)
+    assert len(table) == len(paper.table1()) and (table.filter(like="ours PSNR").iloc[:, 0] == "not run").all()
+    assert (tmp_path / "smoke-nosearch" / "tables" / "table1.csv").exists()
+    assert not (tmp_path / "smoke-nosearch" / "search-runs").exists()
+    assert PROFILES["laptop"].search_trials == 0 and PROFILES["gpu"].search_iterations == 3200

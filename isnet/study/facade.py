@@ -174,7 +174,11 @@ class Study(Scoring, Latency, Samples):
 
     # ---------------------------------------------------------------- Table 1: the search
     def search(self):
+        """Table 1's loss-weight search (Optuna), or None where the profile runs none (``search_trials`` 0: its
+        trials would be too short to learn, so Table 1 is "not tested at this scale")."""
         p = self.profile
+        if p.search_trials <= 0:
+            return None
         base = p.base.with_overrides({"train.iterations": p.search_iterations,
                                       "train.val_every": max(1, p.search_iterations // 3),
                                       "model.blocks": p.blocks})
@@ -222,10 +226,13 @@ class Study(Scoring, Latency, Samples):
     def table1(self, optuna_study, top: int = 10) -> pd.DataFrame:
         """Our best trials in the paper's Table 1 columns, beside the paper's ten rows; written to tables/."""
 
-        ours = table1(optuna_study, top=top)
         names = {label: ("fm" if field == "feature_matching" else field) for field, label in SEARCHED_WEIGHTS.items()}
-        ours = ours.rename(columns={**names, "PSNR": "psnr", "MAE": "mae"})
-        ours["method"] = "trial-" + ours["trial"].astype(str)
+        if optuna_study is None:  # no search at this profile: the paper's rows, ours "not run"
+            ours = pd.DataFrame({c: pd.Series([], dtype=str if c == "method" else float)
+                                 for c in ["method", "psnr", "mae", *names.values()]})
+        else:
+            ours = table1(optuna_study, top=top).rename(columns={**names, "PSNR": "psnr", "MAE": "mae"})
+            ours["method"] = "trial-" + ours["trial"].astype(str)
         table = side_by_side(ours, paper.table1(), keys=["method"], metrics=["psnr", "mae"], label=self.label)
         weights = ours.set_index("method")[list(names.values())].round(3)
         table = table.merge(weights, left_on="method", right_index=True, how="left", suffixes=("", " (ours)"))
