@@ -134,3 +134,19 @@ def test_changing_the_preset_drops_earlier_weights():
     same_call = resolved.with_overrides(["loss.style=9", "loss.preset=paper-eq4"]).resolve()
     assert dict(same_call.loss.weights)["style"] == 9.0 and dict(same_call.loss.weights)["adversarial"] == 0.1
     assert dict(resolved.with_overrides(["model.blocks=2"]).resolve().loss.weights)["style"] == 7.0
+
+
+def test_lr_schedule_keys_leave_committed_hashes_alone_and_shape_the_rate():
+    """Issue 18: new recipe keys are hashed only when set, so the committed laptop runs keep their hashes."""
+    from isnet.study.profiles import PROFILES
+
+    base = PROFILES["laptop"].base.with_overrides({"train.seed": 0, "out.dir": ""}).resolve()
+    assert base.config_hash() == "40ef9b6b931a"  # results/laptop/runs/40ef9b6b931a (seed 0, committed)
+    cosine = base.with_overrides({"train.lr_schedule": "cosine", "train.lr_warmup": 100, "train.iterations": 1100})
+    assert cosine.config_hash() != base.config_hash()
+    t = cosine.train
+    assert t.lr_factor(50) == pytest.approx(0.5) and t.lr_factor(100) == pytest.approx(1.0)
+    assert t.lr_factor(600) == pytest.approx(0.5) and t.lr_factor(1100) == pytest.approx(0.0)
+    assert base.train.lr_factor(7) == 1.0
+    with pytest.raises(ValueError, match="train.lr_schedule"):
+        base.with_overrides({"train.lr_schedule": "linear"}).check()

@@ -404,3 +404,36 @@ def test_cli_fetch_arguments():
 
     args = build_parser().parse_args(["data", "fetch", "photos", "--packages", "palapeli-data", "--keep-debs"])
     assert args.packages == ["palapeli-data"] and args.keep_debs and args.func is not None
+
+
+# ----------------------------------------------------------------------------------------- validation split
+def test_validation_photos_are_held_out_training_groups_never_test_groups():
+    """Issue 19: validation pairs come from held-out training groups; no group is shared with test or fit."""
+    from isnet.engine.config import VAL_SPLITS
+    from isnet.study.profiles import PROFILES
+
+    df = P.read_manifest()
+    val = P.select_split(df, VAL_SPLITS["photos"])
+    test, fit, train = P.select_split(df, "test"), P.select_split(df, "fit"), P.select_split(df, "train")
+    assert len(val) >= 16 and set(val["split"]) == {"train"}
+    assert not set(val["group"]) & set(test["group"])
+    assert not set(val["group"]) & set(fit["group"])
+    assert len(val) + len(fit) == len(train)
+    # every package of the training side is represented (the same mix of sources)
+    assert set(val["package"]) == set(train["package"])
+    for prof in PROFILES.values():
+        d = prof.base.data
+        if d.source == "photos":
+            held = P.select_split(df, d.held_out_split())
+            assert not set(held["group"]) & set(P.select_split(df, prof.eval_split)["group"]), prof.name
+
+
+def test_validation_groups_fixed_by_names_and_whole():
+    groups = ["a", "a", "b", "c", "d", "e"]
+    packages = ["p", "p", "p", "p", "q", "q"]
+    splits = ["train", "train", "train", "train", "train", "test"]
+    held = dedup.validation_groups(groups, packages, splits, fraction=0.5)
+    assert held == dedup.validation_groups(groups[::-1], packages[::-1], splits[::-1], fraction=0.5)
+    assert "e" not in held and len([g for g in held if g in "abc"]) == 2 and "d" in held
+    with pytest.raises(ValueError, match="not 'nope'"):
+        P.select_split(P.read_manifest(), "nope")

@@ -237,3 +237,37 @@ def test_bench_rows_passes_match_the_masks():
         assert row["passes"] == int(expected_passes(known)[0])
     summary = {s["bucket"]: s for s in summarise(rows)}
     assert summary["all"]["n"] == 8 and summary["10-20"]["passes"] == 1.0
+
+
+def test_match_kernel_recovers_the_scale_of_a_downsampled_mask_set():
+    """A mask set and the same masks at 4x the size: kernel 3 at 1x shrinks holes like kernel 9... at 4x only
+    roughly, but the match must pick the candidate whose shrinkage is closest, and record the reference's."""
+    from isnet.method.masks import grow_known
+    from isnet.method.pra import match_kernel, shrinkage
+
+    g = torch.Generator().manual_seed(0)
+    small = (torch.rand(12, 1, 16, 16, generator=g) > 0.5).float()
+    small = 1 - grow_known(1 - small, 3)  # blobby holes
+    big = F.interpolate(small, scale_factor=4, mode="nearest")
+    best, rows = match_kernel(small, big, ["a"] * 6 + ["b"] * 6, (1, 3, 5, 7), reference_kernel=9)
+    s = shrinkage(small, best)
+    assert s["left"].shape == (12, 2) and bool((s["left"][:, 1] <= s["left"][:, 0]).all())
+    dist = {r["kernel"]: r["kernel_distance"] for r in rows}
+    assert dist[best] == min(dist.values()) and best == 3  # 9 px at 4x is ~2.25 px at 1x: kernel 3 (radius 1)
+    assert {r["group"] for r in rows} == {"a", "b"} and sum(r["chosen"] for r in rows) == 2
+
+
+@pytest.mark.parametrize("name", ["smoke", "laptop", "night",
+                                  pytest.param("gpu", marks=pytest.mark.slow)])  # 750 masks at 256 px: ~1 min
+def test_profile_pra_kernel_is_the_derived_one(name):
+    """Issue 19: a profile's verdict kernel (pra_kernels[0]) is derived from hole shrinkage on its own evaluation
+    masks (kernel 15 at 256 px as the reference), not chosen by hand."""
+    from isnet.study.kernels import REFERENCE_KERNEL, REFERENCE_SIZE, derive_pra_kernel
+    from isnet.study.profiles import PROFILES
+
+    p = PROFILES[name]
+    kernel, table = derive_pra_kernel(p.eval_size, p.pairs_per_bucket)
+    assert p.pra_kernels[0] == kernel
+    assert set(table.group) == {"20-30", "30-40", "40-50"} and table.chosen.sum() == 3
+    if p.eval_size == REFERENCE_SIZE:  # the paper profile: the reference itself
+        assert kernel == REFERENCE_KERNEL

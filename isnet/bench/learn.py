@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -37,6 +38,7 @@ MODELS = {  # model name → row overrides on the profile's base config (isnet: 
 }
 BASELINES = ("telea", "ns", "biharmonic")
 ALL = "all"
+PROFILE_RECIPE = "profile"  # the recipe label of runs trained with the profile's own config
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -50,6 +52,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                                   "as the package's shipped generator NAME (isnet.pretrained)")
     p.add_argument("--report-only", action="store_true",
                    help="train and score nothing: print, plot (and --ship) from the points already measured")
+    p.add_argument("--recipe", default=None, metavar="NAME",
+                   help="label of these runs' recipe in the curve (default: 'profile' without overrides, else the "
+                        "overrides joined); time to signal is reported per recipe")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides for every run")
 
@@ -59,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
                   progress=not args.no_progress)
     study.ensure_weights()
     study.ensure_data()
-    curve = LearningCurve(study, overrides=args.overrides)
+    curve = LearningCurve(study, overrides=args.overrides, recipe=args.recipe)
     iterations = args.iterations or study.profile.base.train.iterations
     every = args.every or max(1, iterations // 10)
     seeds = args.seeds if args.seeds is not None else [study.profile.seeds[0]]
@@ -70,6 +75,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"no learning-curve points in {curve.csv_path} yet; run without --report-only", file=sys.stderr)
         return 2
     print(curve.first_wins().to_string(index=False))
+    signal = curve.time_to_signal()
+    print("\ntime to signal (first point whose paired 95 % CI against Telea over all test pairs is above 0):")
+    print(signal.to_string(index=False))
+    print(f"time to signal: {curve.signal_path}")
     print(f"curve: {curve.csv_path}\nfigure: {curve.figure()}")
     if args.ship:
         print(f"shipped: {curve.ship(args.models[0], seeds[0], args.ship)}")
@@ -79,10 +88,12 @@ def run(args: argparse.Namespace) -> int:
 class LearningCurve:
     """The curve of one profile: points (model, seed, iteration, bucket) in a CSV, a figure from it."""
 
-    def __init__(self, study, overrides: list[str] | tuple[str, ...] = ()):
+    def __init__(self, study, overrides: list[str] | tuple[str, ...] = (), recipe: str | None = None):
         self.study = study
         self.overrides = list(overrides)
+        self.recipe = recipe or (" ".join(self.overrides) if self.overrides else PROFILE_RECIPE)
         self.csv_path = study.dir / "tables" / "learning_curve.csv"
+        self.signal_path = study.dir / "tables" / "time_to_signal.csv"
         self.points = pd.read_csv(self.csv_path) if self.csv_path.exists() else pd.DataFrame()
         self.pairs = study.pairs_path()
         self.baselines = {m: study.evaluate_classical(m) for m in BASELINES}
@@ -131,7 +142,8 @@ class LearningCurve:
         rows = []
         for bucket in [*sorted(scores.bucket.unique()), ALL]:
             ours = scores if bucket == ALL else scores[scores.bucket == bucket]
-            row = {"model": model, "seed": seed, "iteration": iteration, "wall_min": wall / 60,
+            row = {"recipe": self.recipe, "model": model, "seed": seed, "iteration": iteration, "wall_min": wall / 60,
+                   "load1": round(os.getloadavg()[0], 2),
                    "config_hash": config_hash, "bucket": bucket, "n": len(ours), "psnr": ours.psnr.mean(),
                    "psnr_hole": ours.psnr_hole.mean()}
             for name, base in self.baselines.items():
@@ -174,6 +186,14 @@ class LearningCurve:
                   "scores_per_bucket": per_bucket}
         return export_pretrained(run / "checkpoints" / f"iter_{k:08d}.pt", name, scores, overwrite=True)
 
+    def time_to_signal(self, baseline: str = "telea") -> pd.DataFrame:
+        """Per recipe, model and seed: training minutes and iterations until the paired 95 % CI against
+        ``baseline`` over all test pairs is above 0 (issue 18's headline figure); written to ``signal_path``."""
+        table = time_to_signal(self.points, baseline)
+        if len(table):
+            atomic_write_text(self.signal_path, table.to_csv(index=False))
+        return table
+
     def first_wins(self, baseline: str = "telea") -> pd.DataFrame:
         """Per model, seed and bucket: the first iteration whose paired CI against ``baseline`` is above 0."""
         return first_wins(self.points, baseline)
@@ -192,9 +212,10 @@ class LearningCurve:
             q = p[p.bucket == bucket]
             for i, x in enumerate(("iteration", "wall_min")):
                 ax = axes[i, j]
-                for (model, seed), g in q.groupby(["model", "seed"]):
+                for (recipe, model, seed), g in _with_recipe(q).groupby(["recipe", "model", "seed"]):
                     g = g.sort_values("iteration")
-                    ax.plot(g[x], g.psnr, marker="o", ms=3, label=f"{model} s{seed}")
+                    label = f"{model} s{seed}" if recipe == PROFILE_RECIPE else f"{model} s{seed} · {recipe[:40]}"
+                    ax.plot(g[x], g.psnr, marker="o", ms=3, label=label)
                 for name, ls in styles.items():
                     if f"{name}_psnr" in q and len(q):
                         ax.axhline(q[f"{name}_psnr"].iloc[0], color="grey", ls=ls, lw=1, label=name)
@@ -211,6 +232,36 @@ class LearningCurve:
         save_figure(fig, out, overwrite=True, dpi=110, tight=False)
         plt.close(fig)
         return out
+
+
+def _with_recipe(points: pd.DataFrame) -> pd.DataFrame:
+    """Curves written before recipes were labelled are the profile's own recipe."""
+    p = points.copy()
+    p["recipe"] = p["recipe"].fillna(PROFILE_RECIPE) if "recipe" in p else PROFILE_RECIPE
+    return p
+
+
+def time_to_signal(points: pd.DataFrame, baseline: str = "telea") -> pd.DataFrame:
+    """The first scored point of each (recipe, model, seed) whose CI over all pairs against ``baseline`` is above
+    0: its iteration and training minutes (``wall_min``: training only, summed over every session of the run),
+    with the machine's load average when it was scored (idle 2-core machine: below ~0.5 before the run)."""
+    out = []
+    if not len(points):
+        return pd.DataFrame()
+    p = _with_recipe(points)
+    for (recipe, model, seed), g in p[p.bucket == ALL].groupby(["recipe", "model", "seed"], sort=False):
+        g = g.sort_values("iteration")
+        wins = g[g[f"vs_{baseline}_low"] > 0]
+        first = wins.iloc[0] if len(wins) else None
+        last = g.iloc[-1]
+        out.append({"recipe": recipe, "model": model, "seed": int(seed), "config_hash": last.config_hash,
+                    "signal_iteration": int(first.iteration) if first is not None else None,
+                    "signal_minutes": round(float(first.wall_min), 1) if first is not None else None,
+                    "last_iteration": int(last.iteration), "last_minutes": round(float(last.wall_min), 1),
+                    f"last_vs_{baseline}": f"{last[f'vs_{baseline}']:+.2f} "
+                                           f"[{last[f'vs_{baseline}_low']:+.2f}, {last[f'vs_{baseline}_high']:+.2f}]"})
+    out = pd.DataFrame(out)
+    return out.astype({"signal_iteration": "Int64"})
 
 
 def _pair_column(df: pd.DataFrame) -> str:

@@ -112,7 +112,34 @@ def licence_summary(counts: dict[str, int], top: int = 4) -> str:
 
 
 def _list_images(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+    """Image files under ``root`` (recursive, sorted); a broken or looping symbolic link is named in a warning."""
+    import warnings
+
+    found, broken = [], []
+    for p in root.rglob("*"):
+        if p.suffix.lower() not in IMAGE_EXTENSIONS:
+            continue
+        if p.is_file():
+            found.append(p)
+        elif p.is_symlink():
+            broken.append(p)
+    if broken:
+        names = ", ".join(str(p) for p in sorted(broken)[:5]) + (", ..." if len(broken) > 5 else "")
+        warnings.warn(f"skipped {len(broken)} symbolic link(s) under {root} that point to nothing or loop: {names}; "
+                      "fix or remove them", stacklevel=3)
+    return sorted(found)
+
+
+def _other_files(root: Path) -> str:
+    """What a folder without images holds instead ("3 .gif files, 1 .txt file"), for the error message."""
+    counts: dict[str, int] = {}
+    for p in root.rglob("*"):
+        if p.is_file() and not p.name.startswith("."):
+            counts[p.suffix.lower() or "(no suffix)"] = counts.get(p.suffix.lower() or "(no suffix)", 0) + 1
+    if not counts:
+        return "it holds no files"
+    parts = [f"{n} {suffix} file{'s' if n > 1 else ''}" for suffix, n in sorted(counts.items(), key=lambda kv: -kv[1])]
+    return "it holds " + ", ".join(parts[:5]) + (", ..." if len(parts) > 5 else "")
 
 
 def _read_flist(flist: Path) -> list[Path]:
@@ -149,7 +176,10 @@ class FolderSource(ImageSource):
             ids = [p.relative_to(root).as_posix() for p in paths]
             what = f"folder {root} (searched recursively for {', '.join(IMAGE_EXTENSIONS)})"
         if not paths:
-            raise FileNotFoundError(f"no images in {what}; point root at a folder of photos or an .flist file")
+            found = "" if root.is_file() else f" ({_other_files(root)})"
+            raise FileNotFoundError(f"no images in {what}{found}; convert the files to PNG or JPEG (GIF and other "
+                                    "formats are not read for training), or point root at a folder of photos or an "
+                                    ".flist file")
         super().__init__(paths, ids, split, root)
 
 
@@ -187,10 +217,7 @@ class PhotoSource(ImageSource):
     def __init__(self, split: str = "train", manifest: str | os.PathLike | None = None,
                  root: str | os.PathLike | None = None, verify: bool = True):
         df = _photos.read_manifest(manifest)
-        if split != "all":
-            if split not in _photos.SPLITS:
-                raise ValueError(f"photos has splits {list(_photos.SPLITS)} (or 'all'), not {split!r}")
-            df = df[df["split"] == split]
+        df = _photos.select_split(df, split)  # train / test as committed; val / fit: held-out training groups
         df = df.sort_values("id").reset_index(drop=True)
         root = Path(root) if root is not None else _photos.photo_root()
         paths = _photos.verify_files(df, root) if verify else [root / f for f in df["file"]]

@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import types
 import typing
@@ -36,11 +37,20 @@ from ..method.losses import LOSS_PRESETS, LossWeights, loss_weights
 from ..models import GENERATORS
 
 AMP_MODES = ("none", "bf16", "fp16")
+LR_SCHEDULES = ("constant", "cosine")
 NOT_HASHED = "hash"  # field metadata flag: this field does not change what is trained
 
 
 def _nohash(default: Any) -> Any:
     return field(default=default, metadata={NOT_HASHED: False})
+
+
+NEW_KEY = "hash_when_set"  # field metadata flag: hashed only when it differs from its default
+
+
+def _newkey(default: Any) -> Any:
+    """A key added after runs were committed: hashed only when set, so existing runs keep their hashes."""
+    return field(default=default, metadata={NEW_KEY: True})
 
 
 # ----------------------------------------------------------------------------------------- sections
@@ -120,7 +130,9 @@ class DataConfig:
     def check(self) -> None:
         _require(self.source in SOURCES, "data.source", self.source, sorted(SOURCES))
         _require(self.crop in CROPS, "data.crop", self.crop, sorted(CROPS))
-        _require(self.size >= 16, "data.size", self.size, "an image size >= 16 (a multiple of 16)")
+        _require(self.size >= 16 and self.size % 16 == 0, "data.size", self.size,
+                 "a multiple of 16 (the generator halves the size 4 times), e.g. "
+                 f"{max(16, self.size // 16 * 16)} or {max(16, -(-self.size // 16) * 16)}")
         _require(self.holes in ("white", "black", "auto"), "data.holes", self.holes, ["white", "black", "auto"])
         _require(self.val_pairs >= 1, "data.val_pairs", self.val_pairs, "at least 1")
         _require(self.workers >= 0, "data.workers", self.workers, "0 or more")
@@ -132,7 +144,8 @@ class DataConfig:
 
 # The held-out split of each source used for validation pairs. The photo pool has only train/test,
 # and "samples"/"folder" have no split at all, so for those validation looks at the test or same images.
-VAL_SPLITS = {"photos": "test", "samples": "all", "folder": "all", "celeba": "val", "places2": "val"}
+# Validation never reads test photos: the photo pool's ``val`` is held-out training groups (issue 19).
+VAL_SPLITS = {"photos": "val", "samples": "all", "folder": "all", "celeba": "val", "places2": "val"}
 
 
 @dataclass(frozen=True)
@@ -159,6 +172,22 @@ class TrainConfig:
                                       # D's updates) start; D is also never stepped while its weight is 0
     ema: float = 0.0                  # decay of an exponential moving average of G's weights (0 = off); when on,
                                       # validation, evaluation and inference use the average
+    # Learning-rate schedule (issue 18, docs/learning.md): a multiplier on lr_g and lr_d per iteration.
+    # constant (the paper's); cosine: linear warm-up over lr_warmup iterations, then a half cosine from 1 to
+    # lr_final at train.iterations (so the run length is part of the recipe).
+    lr_schedule: str = _newkey("constant")
+    lr_warmup: int = _newkey(0)
+    lr_final: float = _newkey(0.0)
+
+    def lr_factor(self, iteration: int) -> float:
+        """The multiplier on the base rates at 1-based ``iteration`` (the step about to be taken)."""
+        if self.lr_schedule == "constant":
+            return 1.0
+        if self.lr_warmup and iteration <= self.lr_warmup:
+            return iteration / self.lr_warmup
+        span = max(1, self.iterations - self.lr_warmup)
+        progress = min(1.0, (iteration - self.lr_warmup) / span)
+        return self.lr_final + (1 - self.lr_final) * 0.5 * (1 + math.cos(math.pi * progress))
 
     def check(self) -> None:
         _require(self.iterations >= 1, "train.iterations", self.iterations, "at least 1")
@@ -172,6 +201,10 @@ class TrainConfig:
         _require(self.adv_warmup >= 0, "train.adv_warmup", self.adv_warmup, "0 or more iterations")
         _require(0 <= self.ema < 1, "train.ema", self.ema, "0 (off) or a decay in (0, 1) such as 0.999")
         _require(isinstance(self.compile, bool), "train.compile", self.compile, "true or false")
+        _require(self.lr_schedule in LR_SCHEDULES, "train.lr_schedule", self.lr_schedule, list(LR_SCHEDULES))
+        _require(0 <= self.lr_warmup < self.iterations or self.lr_warmup == 0, "train.lr_warmup", self.lr_warmup,
+                 "0 or more iterations, fewer than train.iterations")
+        _require(0 <= self.lr_final <= 1, "train.lr_final", self.lr_final, "a fraction of the base rate in [0, 1]")
 
 
 @dataclass(frozen=True)
@@ -241,6 +274,8 @@ class Config:
         for name, cls in SECTIONS.items():
             for f in fields(cls):
                 if f.metadata.get(NOT_HASHED, True) is False:
+                    d[name].pop(f.name)
+                elif f.metadata.get(NEW_KEY) and getattr(getattr(self, name), f.name) == f.default:
                     d[name].pop(f.name)
         return d
 

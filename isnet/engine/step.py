@@ -182,6 +182,15 @@ class Engine:
         known = known.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
         return image, known
 
+    def set_learning_rates(self, iteration: int) -> tuple[float, float]:
+        """``train.lr_schedule``: set G's and D's rates for the (1-based) ``iteration``; returns them."""
+        t = self.cfg.train
+        factor = t.lr_factor(iteration)
+        for opt, base in ((self.opt_g, t.lr_g), (self.opt_d, t.lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = base * factor
+        return t.lr_g * factor, t.lr_d * factor
+
     def step(self, image: torch.Tensor, known: torch.Tensor, iteration: int | None = None) -> dict[str, float]:
         """Generator backward and step first, then the discriminator's. Returns the logged terms.
 

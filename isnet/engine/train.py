@@ -195,6 +195,7 @@ class _Run:
             for image, known in loader:
                 iteration += 1
                 try:
+                    lrs = self.engine.set_learning_rates(iteration)
                     terms = self.engine.step(image, known, iteration=iteration)
                 except FloatingPointError as e:
                     last = str(self.last_checkpoint) if self.last_checkpoint else "none (no checkpoint yet)"
@@ -211,7 +212,7 @@ class _Run:
                 if iteration % t.log_every == 0 or iteration == end:
                     now = time.perf_counter()
                     row = {"iteration": iteration, **{k: v / counts[k] for k, v in window.items()},
-                           "lr_g": t.lr_g, "lr_d": t.lr_d, "it_per_s": window_n / max(now - window_t, 1e-9),
+                           "lr_g": lrs[0], "lr_d": lrs[1], "it_per_s": window_n / max(now - window_t, 1e-9),
                            "seconds": now - t0}
                     self.metrics_log.write(row)
                     postfix["g"] = f"{row['g_total']:.3f}"

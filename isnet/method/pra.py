@@ -199,3 +199,53 @@ def expected_passes(known: torch.Tensor, kernel: int = CODE_KERNEL, stop_ratio: 
         passes += active.long()
         active &= _keep_going(hole_ratio(known), stop_ratio, strict).cpu()
     return passes
+
+
+def shrinkage(known: torch.Tensor, kernel: int = CODE_KERNEL, stop_ratio: float = STOP_RATIO,
+              max_passes: int = MAX_EXTRA_PASSES, strict: bool = True, growths: int = 2) -> dict[str, torch.Tensor]:
+    """How PRA's growth shrinks each hole, from the masks alone: ``passes`` (N,) as ``expected_passes``, and
+    ``left`` (N × ``growths``): the fraction of the original hole still a hole after each of the first growths.
+
+    Two mask sets at different sizes are comparable by these (a kernel scales with the image only roughly:
+    strokes are drawn with widths that do not scale linearly), which is what ``match_kernel`` uses.
+    """
+    known = known.float()
+    hole0 = (1 - known).flatten(1).sum(1).clamp_min(1)
+    left, grown = [], known
+    for _ in range(growths):
+        grown = grow_known(grown, kernel)
+        left.append((1 - grown).flatten(1).sum(1) / hole0)
+    return {"passes": expected_passes(known, kernel, stop_ratio, max_passes, strict).double(),
+            "left": torch.stack(left, 1).double()}
+
+
+def match_kernel(known: torch.Tensor, reference: torch.Tensor, groups: list[str], candidates: tuple[int, ...],
+                 reference_kernel: int = CODE_KERNEL) -> tuple[int, list[dict]]:
+    """The kernel for ``known`` (N×1×h×w) whose hole shrinkage best matches ``reference_kernel`` on ``reference``
+    (the same N masks drawn at the reference size). ``groups`` (N labels, e.g. hole-ratio buckets): the match is
+    taken per group. Distance of a kernel: summed over groups, |Δ mean passes| + Σ over the first two growths
+    |Δ mean fraction of the hole left|. Returns (best kernel, one row per (kernel, group) with the means and the
+    reference's). Needs masks only, so the kernel is fixed before any score is seen."""
+    ref = shrinkage(reference, reference_kernel)
+    labels = sorted(set(groups))
+    index = {g: torch.tensor([i for i, x in enumerate(groups) if x == g]) for g in labels}
+    rows, distance = [], {}
+    for k in candidates:
+        s = shrinkage(known, k)
+        distance[k] = 0.0
+        for g in labels:
+            i = index[g]
+            row = {"kernel": k, "group": g, "n": len(i), "passes": s["passes"][i].mean().item(),
+                   "ref_passes": ref["passes"][i].mean().item()}
+            d = abs(row["passes"] - row["ref_passes"])
+            for j in range(s["left"].shape[1]):
+                row[f"left{j + 1}"] = s["left"][i, j].mean().item()
+                row[f"ref_left{j + 1}"] = ref["left"][i, j].mean().item()
+                d += abs(row[f"left{j + 1}"] - row[f"ref_left{j + 1}"])
+            row["distance"] = d
+            distance[k] += d
+            rows.append(row)
+    best = min(candidates, key=lambda k: (distance[k], k))
+    for r in rows:
+        r["kernel_distance"], r["chosen"] = distance[r["kernel"]], r["kernel"] == best
+    return best, rows

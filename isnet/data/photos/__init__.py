@@ -35,6 +35,6 @@ from .collect import Candidate, collect_package, collect_pypi, is_colour, MIN_CH
 from .dedup import (assign_split, dhash, group_near_duplicates, hamming, MAX_DHASH, MAX_PHASH, phash, series_key,
     subject_key)
 from .manifest import (build_manifest, default_manifest_path, FETCH_COMMAND, MANIFEST_COLUMNS, near_duplicate_groups,
-    no_apt_hint, photo_root, read_manifest, SPLITS, verify_files, write_manifest)
+    no_apt_hint, photo_root, read_manifest, select_split, SPLITS, DERIVED_SPLITS, verify_files, write_manifest)
 from .fetch import apt_download, fetch_photos, FetchReport, find_deb
 

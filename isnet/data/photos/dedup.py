@@ -1,6 +1,8 @@
 """Perceptual hashes (dHash, pHash) and the near-duplicate groups that keep one subject on one side of the split."""
 from __future__ import annotations
 
+import hashlib
+import math
 import re
 
 import numpy as np
@@ -123,3 +125,25 @@ def assign_split(groups: list[str], package_splits: list[str]) -> list[str]:
     """
     test_groups = {g for g, s in zip(groups, package_splits) if s == "test"}
     return ["test" if g in test_groups else "train" for g in groups]
+
+
+VAL_FRACTION = 0.1  # of the training groups, per package: held out for validation (``val``), never trained on in ``fit``
+
+
+def validation_groups(groups: list[str], packages: list[str], splits: list[str],
+                      fraction: float = VAL_FRACTION) -> set[str]:
+    """The training groups held out for validation: in each package, the ``ceil(fraction × groups)`` training
+    groups with the smallest sha256 of their name (fixed by the manifest alone, no random state), so validation
+    has the training side's mix of sources and never a test photo or a group that straddles."""
+    by_package: dict[str, set[str]] = {}
+    for g, pkg, s in zip(groups, packages, splits):
+        if s == "train":
+            by_package.setdefault(pkg, set()).add(g)
+    taken: set[str] = set()
+    owner: dict[str, str] = {}
+    for g, pkg, s in zip(groups, packages, splits):
+        owner.setdefault(g, pkg)  # a group that spans packages counts once, for its first package
+    for pkg, gs in sorted(by_package.items()):
+        mine = sorted((g for g in gs if owner[g] == pkg), key=lambda g: hashlib.sha256(g.encode()).hexdigest())
+        taken.update(mine[:math.ceil(fraction * len(mine))])
+    return taken

@@ -12,10 +12,12 @@ from PIL import Image
 
 from ...io import atomic_write_text, cache_dir, refuse_overwrite, sha256_file
 from .collect import Candidate, _thumbnail_rgb
-from .dedup import assign_split, dhash, group_near_duplicates, phash
+from .dedup import assign_split, dhash, group_near_duplicates, phash, validation_groups
 
 FETCH_COMMAND = "isnet data fetch photos"
 SPLITS = ("train", "test")
+# Derived from the train side (``dedup.validation_groups``): ``val`` = held-out training groups, ``fit`` = the rest.
+DERIVED_SPLITS = ("fit", "val")
 
 MANIFEST_COLUMNS = ["id", "split", "group", "package", "version", "path", "member", "offset", "licence",
                     "width", "height", "sha256", "file", "dhash", "phash"]
@@ -122,3 +124,17 @@ def verify_files(df: pd.DataFrame, root: Path | None = None) -> list[Path]:
 def _listing(names: list[str], limit: int = 8) -> str:
     more = f" and {len(names) - limit} more" if len(names) > limit else ""
     return ", ".join(names[:limit]) + more
+
+
+def select_split(df: pd.DataFrame, split: str) -> pd.DataFrame:
+    """The manifest rows of ``split``: ``train``/``test`` as stored; ``val`` the held-out training groups; ``fit``
+    the training rows without them; ``all`` everything."""
+    if split == "all":
+        return df
+    if split in SPLITS:
+        return df[df["split"] == split]
+    if split not in DERIVED_SPLITS:
+        raise ValueError(f"photos has splits {list(SPLITS + DERIVED_SPLITS)} (or 'all'), not {split!r}")
+    held = validation_groups(list(df["group"]), list(df["package"]), list(df["split"]))
+    train = df[df["split"] == "train"]
+    return train[train["group"].isin(held)] if split == "val" else train[~train["group"].isin(held)]
