@@ -76,3 +76,46 @@ def test_bench_model_quick_runs():
     rows = [line for line in out.stdout.splitlines() if line.startswith("| 1 |")]
     assert [r.split("|")[4].strip() for r in rows] == ["fp32", "channels-last", "bf16", "bf16+cl+fold"]
     assert "1,244,779" in rows[0]
+
+
+def test_committed_results_name_no_machine_path():
+    """Issue 19: every committed result and resource names paths relative to the results folder or the project
+    (isnet.study.provenance.make_portable), never a machine's absolute path."""
+    import subprocess
+    from pathlib import Path
+
+    from isnet.study.provenance import MACHINE_PATH, TEXT_SUFFIXES
+
+    root = Path(__file__).resolve().parents[1]
+    try:
+        listed = subprocess.run(["git", "ls-files", "results", "isnet/resources"], cwd=root, capture_output=True,
+                                text=True, check=True).stdout.split()
+        files = [root / f for f in listed]
+    except (OSError, subprocess.CalledProcessError):
+        files = [p for d in ("results", "isnet/resources") for p in (root / d).rglob("*") if p.is_file()]
+    texts = [p for p in files if p.suffix in TEXT_SUFFIXES and p.is_file() and "smoke" not in p.parts]
+    assert len(texts) > 20
+    bad = []
+    for p in texts:
+        for n, line in enumerate(p.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+            if MACHINE_PATH.search(line):
+                bad.append(f"{p.relative_to(root)}:{n}: {line.strip()[:120]}")
+    assert not bad, "machine paths in committed files:\n" + "\n".join(bad[:20])
+
+
+def test_make_portable_rewrites_paths_under_the_folder_project_and_cache(tmp_path, monkeypatch):
+    from isnet.study.provenance import MACHINE_PATH, REPO, make_portable
+
+    monkeypatch.setenv("ISNET_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "results" / "laptop"
+    (folder / "runs" / "abc").mkdir(parents=True)
+    (folder / "runs" / "abc" / "summary.json").write_text(
+        '{"run_dir": "%s", "pairs": "%s/x.csv", "nb": "%s/notebooks/a.ipynb"}'
+        % (folder / "runs" / "abc", tmp_path / "cache" / "photos", REPO))
+    (folder / "weights.pt").write_bytes(b"\x80binary" + str(folder).encode())
+    changed = make_portable(folder)
+    text = (folder / "runs" / "abc" / "summary.json").read_text()
+    assert [p.name for p in changed] == ["summary.json"]
+    assert '"run_dir": "runs/abc"' in text and "$ISNET_CACHE/photos/x.csv" in text and '"notebooks/a.ipynb"' in text
+    assert not MACHINE_PATH.search(text)
+    assert (folder / "weights.pt").read_bytes().startswith(b"\x80binary/")  # binary files untouched

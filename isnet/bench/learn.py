@@ -31,6 +31,7 @@ from ..method.metrics import paired_bootstrap
 from ..study import PROFILES, Study
 from ..study.claims import first_wins
 from ..study.figures import save_figure
+from ..study.provenance import make_portable
 
 MODELS = {  # model name → row overrides on the profile's base config (isnet: the profile's B)
     "isnet": lambda blocks: {"model.generator": "isnet", "model.blocks": blocks},
@@ -82,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"curve: {curve.csv_path}\nfigure: {curve.figure()}")
     if args.ship:
         print(f"shipped: {curve.ship(args.models[0], seeds[0], args.ship)}")
+    make_portable(study.dir)  # the runs' configs and summaries name the results folder: relative paths only
     return 0
 
 

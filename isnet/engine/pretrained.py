@@ -1,4 +1,5 @@
-"""The small generator shipped inside the package, so a student can inpaint without training first.
+"""Generators in fp16: the one shipped inside the package (a student inpaints without training first), and each
+committed run's ``generator-fp16.pt`` (what the study scores, so tables re-score without retraining).
 
 ``isnet/resources/<name>.pt`` holds the generator's weights only (the EMA weights when the run kept
 them), in half precision, a few MB; ``<name>.json`` beside it records the sha256 of that file and the
@@ -70,17 +71,59 @@ def export_pretrained(checkpoint: str | os.PathLike, name: str, scores: Mapping[
     """
 
     assert "summary" in scores, "scores must include a one-line 'summary' of what the model is"
+    blob = _our_checkpoint(checkpoint)
+    weights, meta = pretrained_paths(name)
+    refuse_overwrite(weights, overwrite, "shipped generator")
+    atomic_torch_save(_half_generator(blob), weights)
+    record = {"name": name, **_weights_record(blob, weights), "config": blob["config"], **dict(scores)}
+    atomic_write_text(meta, json.dumps(record, indent=1, default=str) + "\n")
+    return weights
+
+
+def _our_checkpoint(checkpoint: str | os.PathLike) -> dict[str, Any]:
     blob = load_checkpoint(checkpoint)
     if blob.get("format") != FORMAT:
         raise ValueError(f"{checkpoint} is not an isnet checkpoint")
-    weights, meta = pretrained_paths(name)
-    refuse_overwrite(weights, overwrite, "shipped generator")
+    return blob
+
+
+def _half_generator(blob: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+    """The generator weights evaluation uses (the EMA copy when there is one), in fp16."""
     state = blob.get("generator_ema") or blob["generator"]
-    half = {k: (v.half() if v.is_floating_point() else v) for k, v in state.items()}
-    atomic_torch_save(half, weights)
-    record = {"name": name, "sha256": sha256_file(weights), "bytes": weights.stat().st_size,
-              "weights": "EMA" if blob.get("generator_ema") else "raw", "precision": "float16",
-              "iteration": int(blob["iteration"]), "config_hash": blob.get("config_hash"),
-              "git": blob.get("git"), "config": blob["config"], **dict(scores)}
-    atomic_write_text(meta, json.dumps(record, indent=1, default=str) + "\n")
-    return weights
+    return {k: (v.half() if v.is_floating_point() else v) for k, v in state.items()}
+
+
+def _weights_record(blob: Mapping[str, Any], weights: Path) -> dict[str, Any]:
+    return {"sha256": sha256_file(weights), "bytes": weights.stat().st_size,
+            "weights": "EMA" if blob.get("generator_ema") else "raw", "precision": "float16",
+            "iteration": int(blob["iteration"]), "config_hash": blob.get("config_hash"), "git": blob.get("git")}
+
+
+def export_generator(checkpoint: str | os.PathLike, out: str | os.PathLike) -> Path:
+    """A run's committed model: ``out`` (e.g. ``generator-fp16.pt``) holds the evaluation generator in fp16 with
+    the run's config, loadable by ``load_generator`` / ``isnet evaluate`` (≈ 3 MB at width 0.25 instead of the
+    checkpoint's ≈ 44 MB); ``<out>.json`` records its sha256. Overwrites ``out`` (it is derived from the
+    checkpoint, which stays the source)."""
+    blob = _our_checkpoint(checkpoint)
+    out = Path(out)
+    light = {"format": FORMAT, "kind": "generator-fp16", "iteration": blob["iteration"],
+             "config_hash": blob.get("config_hash"), "config": blob["config"], "git": blob.get("git"),
+             "generator": None, "generator_ema": _half_generator(blob)}
+    atomic_torch_save(light, out)
+    atomic_write_text(out.with_suffix(".json"), json.dumps(_weights_record(blob, out), indent=1, default=str) + "\n")
+    return out
+
+
+def verify_generator(path: str | os.PathLike) -> Path:
+    """``path`` after checking its sha256 against ``<path>.json``; a one-line error naming the file otherwise."""
+    path = Path(path)
+    meta = path.with_suffix(".json")
+    if not path.is_file() or not meta.is_file():
+        raise FileNotFoundError(f"{path} or its record {meta.name} is missing: restore it from git "
+                                "(git checkout -- <file>) or retrain the run")
+    expected = json.loads(meta.read_text())["sha256"]
+    digest = sha256_file(path)
+    if digest != expected:
+        raise ValueError(f"{path}: sha256 {digest[:12]}… differs from {expected[:12]}… in {meta.name}; the file was "
+                         "changed: restore it from git (git checkout -- <file>)")
+    return path

@@ -18,9 +18,7 @@ from .report import (
     side_by_side,
     write_table,
 )
-from .runs import (
-    _final_checkpoint,
-)
+from .generators import run_generator
 from .samples import _pair_index
 
 
@@ -40,7 +38,7 @@ class Latency:
         import torch
 
         p = self.profile
-        gen = load_generator(_final_checkpoint(self.dir / "runs" / Path(run).name))
+        gen = load_generator(run_generator(self.dir / "runs" / Path(run).name))
         dev = torch.device(self.device or ("cuda" if torch.cuda.is_available() else "cpu"))
         gen = gen.to(dev).eval()
         ds = PairsDataset(self.pairs_path())
@@ -117,7 +115,7 @@ class Latency:
     def pra_trace(self, run: str | Path, pair: str | None = None, kernel: int = 9):
         """PRAResult with the per-pass trace of one pair (Figure 6); default: the first 40-50 % pair."""
 
-        gen = load_generator(_final_checkpoint(self.dir / "runs" / Path(run).name)).eval()
+        gen = load_generator(run_generator(self.dir / "runs" / Path(run).name)).eval()
         ds = PairsDataset(self.pairs_path())
         pair = pair or self.pair_ids("40-50")[0]
         image, known, meta = ds[_pair_index(ds, pair)]

@@ -1,8 +1,12 @@
-"""Provenance: the commit, package versions, device, feature weights and data manifest every result depends on."""
+"""Provenance: the commit, package versions, device, feature weights and data manifest every result depends on,
+and results that name no machine path (``make_portable``)."""
 from __future__ import annotations
 
 import importlib.metadata as md
+import os
 import platform
+import re
+import tempfile
 import sys
 import time
 from pathlib import Path
@@ -54,3 +58,48 @@ def environment(profile: StudyProfile | None = None) -> dict[str, Any]:
                        "eval": f"{profile.eval_source}:{profile.eval_split}",
                        "photos_manifest_sha256": sha256_file(manifest) if manifest.exists() else None}
     return env
+
+
+# Text files a study writes (tables, logs, configs, executed notebooks); binary files hold no paths.
+TEXT_SUFFIXES = {".json", ".jsonl", ".yaml", ".yml", ".csv", ".md", ".ipynb", ".txt", ""}
+# What a committed file must not contain: an absolute path of some machine (POSIX roots people run from, or a
+# Windows drive). ``tests`` scans the committed results with it.
+MACHINE_PATH = re.compile(r"(?<![\w.~$])(/(?:work|root|home|tmp|Users|mnt|var|opt|private|scratch|data)/"
+                          r"|[A-Za-z]:\\\\)")
+
+
+def portable_text(text: str, folder: Path, cache: Path | None = None) -> str:
+    """``text`` with absolute paths made relative: under ``folder`` (a profile's results folder) → relative to
+    it; under the project → relative to the project root; under the data cache → ``$ISNET_CACHE/...``; under the
+    home folder → ``~/...``."""
+    anchors = [(str(folder.resolve()) + "/", ""), (str(folder.resolve()), "."), (str(REPO) + "/", ""),
+               (str(REPO), ".")]
+    if cache is not None:
+        anchors.append((str(cache.resolve()), "$ISNET_CACHE"))
+    anchors.append((str(Path.home()), "~"))
+    anchors.append((tempfile.gettempdir(), "$TMPDIR"))  # papermill's output path of a notebook run elsewhere
+    for old, new in anchors:
+        if old not in ("/", "") and old in text:
+            text = text.replace(old, new)
+    return text
+
+
+def make_portable(folder: str | os.PathLike) -> list[Path]:
+    """Rewrite every text file under ``folder`` so that it names no machine path (atomically); returns the files
+    changed. Run at the end of ``isnet study`` and ``isnet bench learn`` on what they wrote."""
+    from ..io import atomic_write_text, cache_dir
+
+    folder = Path(folder)
+    changed = []
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file() or path.suffix not in TEXT_SUFFIXES or "checkpoints" in path.parts:
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue
+        new = portable_text(text, folder, cache_dir())
+        if new != text:
+            atomic_write_text(path, new)
+            changed.append(path)
+    return changed

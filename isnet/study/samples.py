@@ -25,9 +25,7 @@ from .report import (
     masked_input,
     sample_grid,
 )
-from .runs import (
-    _final_checkpoint,
-)
+from .generators import run_generator
 
 
 class Samples:
@@ -50,7 +48,7 @@ class Samples:
         for method, spec in methods.items():
             pra = method.endswith("-pra")
             if isinstance(spec, (str, Path)) and (self.dir / "runs" / Path(spec).name).exists():
-                inpainter = load_generator(_final_checkpoint(self.dir / "runs" / Path(spec).name)).eval()
+                inpainter = load_generator(run_generator(self.dir / "runs" / Path(spec).name)).eval()
             else:
                 inpainter, _ = as_method(spec, torch.device("cpu"))
             for pair in pairs:
@@ -130,7 +128,7 @@ class Samples:
         if not checkpoint and DEFAULT in available():
             g = load_pretrained(DEFAULT)
             return g, g.isnet_source
-        path = Path(checkpoint) if checkpoint else _final_checkpoint(self.run_of("table5", "isnet-eq5"))
+        path = Path(checkpoint) if checkpoint else run_generator(self.run_of("table5", "isnet-eq5"))
         return load_generator(path).eval(), str(path)
 
     def quickstart_pair(self, image: str = "astronaut", mask_file: str | os.PathLike | None = None,

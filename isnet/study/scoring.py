@@ -12,7 +12,6 @@ import pandas as pd
 from ..data import PairsDataset, build_source
 from ..engine.checkpoint import build_generator, load_generator
 from ..engine.evaluate import evaluate
-from ..markdown import markdown_table
 from ..io import atomic_write_text
 from ..method.metrics import aggregate
 from ..models import count_parameters
@@ -28,13 +27,15 @@ from .experiments import (
 )
 from .claims import first_wins
 from .report import (
-    MIN_PAIRS,
     claim_verdicts,
+    judge,
+    own_learning_curve,
     side_by_side,
+    summary_markdown,
     write_table,
 )
+from .generators import run_generator
 from .runs import (
-    _final_checkpoint,
     _short_hash,
 )
 
@@ -53,8 +54,7 @@ class Scoring:
         if cache.exists():
             df = pd.read_csv(cache)
         else:
-            ckpt = _final_checkpoint(run)
-            df = evaluate(str(ckpt), self.pairs_path(), pra=pra, pra_kernel=kernel, progress=False,
+            df = evaluate(str(run_generator(run)), self.pairs_path(), pra=pra, pra_kernel=kernel, progress=False,
                           device=self.device or "auto")
             atomic_write_text(cache, df.to_csv(index=False))
         return _tidy(df, name or method, seed)
@@ -95,7 +95,7 @@ class Scoring:
         items = [ds[int(i)] for i in idx]
         image = torch.stack([it[0] for it in items])
         known = torch.stack([it[1] for it in items])
-        gen = load_generator(_final_checkpoint(run)).eval()
+        gen = load_generator(run_generator(run)).eval()
         with torch.no_grad():
             pred = gen(image * known).float()
         spread = float(pred.std(dim=0).mean()) if len(items) > 1 else math.nan
@@ -190,13 +190,18 @@ class Scoring:
         return pd.read_csv(path)
 
     def claim_verdicts(self, results: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-        """The paper's claims judged on this profile's per-pair results: only those the profile lists as
-        resolvable (``StudyProfile.resolves``; every claim when it lists none), each with at least the profile's
-        ``min_seeds`` training seeds (seed noise, and whether the seeds agree, cannot be seen in fewer) and
-        ``isnet.report.MIN_PAIRS`` pairs; every trained model must first pass the sanity gates. The rest: "not
-        tested at this scale"."""
+        """The paper's claims judged on this profile's per-pair results (the first table of :meth:`judge`)."""
 
-        return claim_verdicts(results, resolves=self.profile.resolves, min_seeds=self.profile.min_seeds)
+        return self.judge(results)[0]
+
+    def judge(self, results: Mapping[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(verdict per claim, one row per comparison) on this profile's per-pair results
+        (``isnet.study.claims.judge``): only the claims the profile lists as resolvable (``StudyProfile.resolves``;
+        every claim when it lists none), each with at least the profile's ``min_seeds`` (and never fewer than
+        ``claims.MIN_SEEDS``) training seeds and ``claims.MIN_PAIRS`` pairs; every trained model must first pass
+        the sanity gates. The rest: "not tested at this scale"."""
+
+        return judge(results, resolves=self.profile.resolves, min_seeds=self.profile.min_seeds)
 
     def read_tables(self) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
         """(the report's tables as written to tables/*.csv, the per-pair results the claims judge), read back
@@ -225,26 +230,14 @@ class Scoring:
     def summary_path(self) -> Path:
         return self.dir / "SUMMARY.md"
 
-    def write_summary(self, verdicts: pd.DataFrame) -> Path:
-        """SUMMARY.md: each claim's verdict and evidence, the profile's scale and which claims it can resolve."""
-        p = self.profile
-        resolves = ("every claim (no explicit list)" if p.resolves is None else ", ".join(p.resolves) or "none")
-        lines = [f"# Summary — profile `{p.name}`", "", p.description, "",
-                 f"Data: {p.data_label}; feature weights: `{p.base.loss.loss_weights().backbone}`; "
-                 f"seeds: {list(p.seeds)}; evaluation pairs per bucket: {p.pairs_per_bucket}.", "",
-                 f"Claims this profile can resolve: {resolves}. Others: *not tested at this scale*. A verdict also "
-                 f"needs ≥ {p.min_seeds} training seeds and ≥ {MIN_PAIRS} evaluation pairs, every trained model to "
-                 "pass the sanity gates (output varies across images; beats a mean-colour fill), and the training "
-                 "seeds to agree in sign.", "",
-                 markdown_table(["claim", "verdict", "evidence"],
-                                [(r.claim, f"**{r.verdict}**", r.evidence) for r in verdicts.itertuples()])]
-        wins = self.learning_curve_wins()
-        if wins is not None:
-            lines += ["", "Learning curve (`tables/learning_curve.csv`, `figures/learning_curve.png`, written by "
-                      "`isnet bench learn`): first iteration whose paired 95 % CI against Telea is above 0.", "",
-                      markdown_table(list(wins.columns), [tuple("—" if pd.isna(v) else v for v in r)
-                                                          for r in wins.itertuples(index=False)])]
-        return atomic_write_text(self.summary_path(), "\n".join(lines))
+    def write_summary(self, verdicts: pd.DataFrame, comparisons: pd.DataFrame | None = None,
+                      extensions: pd.DataFrame | None = None) -> Path:
+        """SUMMARY.md (``isnet.study.report.summary_markdown``): the conclusion, each claim with the paper's
+        sentence and its evidence, the Extensions and the profile's own learning curve."""
+        comparisons = comparisons if comparisons is not None else pd.DataFrame(columns=["claim", "n_pairs"])
+        wins = own_learning_curve(self.learning_curve_wins(), self.profile.methods)
+        return atomic_write_text(self.summary_path(),
+                                 summary_markdown(self.profile, verdicts, comparisons, extensions, wins))
 
     def table4(self) -> pd.DataFrame:
         """The data actually used (the paper's Table 4 analogue), beside the paper's Places2/CelebA."""
