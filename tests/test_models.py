@@ -185,3 +185,22 @@ def test_patch_output_at_256_is_30x30():
 def test_unknown_generator_lists_choices():
     with pytest.raises(ValueError, match="isnet-base-ff"):
         build_generator("resnet")
+
+
+def test_unet_like_is_parameter_matched_to_isnet_at_every_profile_width():
+    """Issue 18: the UNet-like has ISNet's parameter count at the profile's width and B, as in the paper
+    (the authors' UnetGeneratorSame: 24,403,715 against ISNet's 24,774,307 at width 1, B = 4)."""
+    from isnet.models import build_generator, count_parameters, matched_blocks
+    from isnet.study.experiments import table_rows
+    from isnet.study.profiles import PROFILES
+
+    assert matched_blocks("unet", 1.0, "isnet", 4) == 4
+    assert count_parameters(build_generator("unet", blocks=4, width=1.0)) == 24_403_715
+    for name in ("smoke", "laptop", "gpu", "paper"):
+        prof = PROFILES[name]
+        w, B = prof.base.model.width, prof.blocks
+        row = dict(next(r for r in table_rows("table7", prof) if r.id == "unet").overrides)
+        isnet = count_parameters(build_generator("isnet", blocks=B, width=w))
+        counts = {b: count_parameters(build_generator("unet", blocks=b, width=w)) for b in range(1, 9)}
+        assert row["model.blocks"] == min(counts, key=lambda b: abs(counts[b] - isnet)), name
+        assert abs(counts[row["model.blocks"]] - isnet) / isnet < 0.10, name

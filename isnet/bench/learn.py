@@ -28,14 +28,16 @@ from ..engine.pretrained import export_pretrained
 from ..engine.train import train
 from ..io import atomic_write_text
 from ..method.metrics import paired_bootstrap
+from ..models import matched_blocks
 from ..study import PROFILES, Study
 from ..study.claims import first_wins
 from ..study.figures import save_figure
 from ..study.provenance import make_portable
 
-MODELS = {  # model name → row overrides on the profile's base config (isnet: the profile's B)
-    "isnet": lambda blocks: {"model.generator": "isnet", "model.blocks": blocks},
-    "unet": lambda blocks: {"model.generator": "unet"},
+MODELS = {  # model name → row overrides on the base config (isnet: its B; the UNet-like: ISNet's parameter count)
+    "isnet": lambda base: {"model.generator": "isnet", "model.blocks": base.model.blocks},
+    "unet": lambda base: {"model.generator": "unet",
+                          "model.blocks": matched_blocks("unet", base.model.width, "isnet", base.model.blocks)},
 }
 BASELINES = ("telea", "ns", "biharmonic")
 ALL = "all"
@@ -101,8 +103,9 @@ class LearningCurve:
         self.baselines = {m: study.evaluate_classical(m) for m in BASELINES}
 
     def config(self, model: str, seed: int, iterations: int):
-        row = MODELS[model](self.study.profile.blocks)
-        base = self.study.profile.base.with_overrides(self.overrides).with_overrides(
+        base = self.study.profile.base.with_overrides(self.overrides)
+        row = MODELS[model](base)
+        base = base.with_overrides(
             {**row, "train.seed": seed, "train.iterations": iterations, "out.dir": ""}).resolve()
         return base.with_overrides({"out.dir": str(self.study.dir / "runs" / base.config_hash())})
 

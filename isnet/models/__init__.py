@@ -56,9 +56,21 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def matched_blocks(generator: str, width: float, target: str = "isnet", target_blocks: int = 4,
+                   choices: range = range(1, 9)) -> int:
+    """Residual blocks that give ``generator`` the parameter count closest to ``target`` at the same width.
+
+    The paper's UNet-like has "a similar parameter number" to ISNet (23.27 M against 23.63 M at width 1 and
+    B = 4; the authors' UnetGeneratorSame keeps 4 blocks there). At a CPU profile's width and B the same rule
+    picks another count (width 0.25, ISNet B = 2: 3 blocks), so the comparison stays parameter-matched."""
+    goal = count_parameters(build_generator(target, blocks=target_blocks, width=width))
+    counts = {b: count_parameters(build_generator(generator, blocks=b, width=width)) for b in choices}
+    return min(choices, key=lambda b: (abs(counts[b] - goal), b))
+
+
 __all__ = [
     "GENERATORS", "PROVENANCE", "Discriminator", "ISNet", "ISNetConfig", "UNetLike", "build_discriminator", "build_models",
-    "build_generator", "count_parameters", "fold_spectral_norm", "has_spectral_norm", "load_released_discriminator",
+    "build_generator", "count_parameters", "fold_spectral_norm", "matched_blocks", "has_spectral_norm", "load_released_discriminator",
     "load_released_generator",
     "ours_to_upstream", "prime_spectral_norm", "upstream_to_ours",
 ]

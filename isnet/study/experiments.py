@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 
 from ..method.pra import Inpainter
+from ..models import matched_blocks
 from . import paper
 from .profiles import (
     StudyProfile,
@@ -32,6 +33,8 @@ def _row(id: str, label: str = "", **overrides: Any) -> Row:
 def table_rows(table: str, profile: StudyProfile) -> list[Row]:
     """The rows each table trains. Names match ``isnet.paper`` so the claims find them."""
     B = profile.blocks
+    # The UNet-like has ISNet's parameter count at the profile's width and B, as in the paper (23.27 M vs 23.63 M)
+    U = matched_blocks("unet", profile.base.model.width, "isnet", B)
     if table == "table2":
         rows = []
         for _, r in paper.table2().iterrows():
@@ -44,7 +47,7 @@ def table_rows(table: str, profile: StudyProfile) -> list[Row]:
                 _row("isnet-base-ff", "Base + FF (authors' ablation code)", model__generator="isnet-base-ff",
                      model__blocks=B),
                 _row("isnet", "ISNet", model__blocks=B),
-                _row("unet", "UNet-like", model__generator="unet")]
+                _row("unet", "UNet-like (parameter-matched)", model__generator="unet", model__blocks=U)]
     if table == "table7-clean":
         return [_row("isnet-clean-base", "ISNet − sub-pixel − FF (ours)", model__generator="isnet-clean-base",
                      model__blocks=B),
@@ -57,7 +60,8 @@ def table_rows(table: str, profile: StudyProfile) -> list[Row]:
     if table == "table5":
         return [_row("isnet-eq4", "ISNet, Eq. (4) weights", loss__preset="paper-eq4", model__blocks=B),
                 _row("isnet-eq5", "ISNet, Eq. (5) weights", model__blocks=B),
-                _row("unet", "UNet-like, Eq. (5) weights", model__generator="unet")]
+                _row("unet", "UNet-like (parameter-matched), Eq. (5) weights", model__generator="unet",
+                     model__blocks=U)]
     raise ValueError(f"unknown table {table!r}; choose one of {sorted(TABLES)}")
 
 
