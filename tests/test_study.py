@@ -292,7 +292,7 @@ def test_a_profile_resolves_only_claims_it_trains_with_enough_seeds():
 
     ids = {c.id: c for c in paper.CLAIMS}
     for name, prof in PROFILES.items():
-        if prof.resolves is None:
+        if not prof.resolves:
             continue
         assert prof.min_seeds >= 2 and len(prof.seeds) >= prof.min_seeds, name
         for claim_id in prof.resolves:

@@ -17,6 +17,7 @@ from ..engine.config import (
     OutConfig,
     TrainConfig,
 )
+from .power import CPU_NOISE, resolvable_claims
 
 
 @dataclass(frozen=True)
@@ -42,9 +43,9 @@ class StudyProfile:
     samples_per_method: int = 4       # composites stored per method for the figures
     description: str = ""
     budget: str = ""
-    # Claims (isnet.paper.CLAIMS ids) this profile can resolve, from its measured seed noise; every other claim
-    # is reported "not tested at this scale". None: decided by the evidence rule of isnet.report.claim_verdicts
-    # (enough seeds and pairs, sanity gates passed).
+    # Claims (isnet.paper.CLAIMS ids) this profile can resolve: computed by isnet.study.power from the noise
+    # measured at its scale (CPU_NOISE) and its seeds, never typed; every other claim is reported "not tested at
+    # this scale". None: decided by the evidence rule of isnet.study.claims (enough seeds and pairs, sanity gates).
     resolves: tuple[str, ...] | None = None
     # Depth before breadth: the method ids (``isnet.paper``) this profile trains; rows of other methods are
     # "not run" here and their claims "not tested at this scale". None: every row of every table.
@@ -111,13 +112,13 @@ PROFILES: dict[str, StudyProfile] = {
         name="laptop",
         base=_CPU_BASE,
         # No search: trials of a few hundred iterations do not learn at this scale (Table 1: gpu profile).
-        seeds=(0, 1), min_seeds=2, eval_source="photos", eval_split="test", pairs_per_bucket=100,
+        seeds=(0, 1), min_seeds=3, eval_source="photos", eval_split="test", pairs_per_bucket=100,
         search_trials=0, search_iterations=0, pra_kernels=(5, 3, 7), latency_pairs=8, latency_repeats=3, samples_per_method=4,
         # Depth before breadth: only ISNet (Eq. 5) is trained, to where it beats Telea, with 2 seeds (one seed is
         # 1.6 h here). The UNet-like and the other ablations (0.06-2.5 dB apart in the paper) need the night
         # profile or more: "not tested at this scale".
         methods=("isnet", "isnet-eq5"),
-        resolves=("T5-vs-classical", "T5-pra-small", "T5-pra-large"),
+        resolves=resolvable_claims(("isnet", "isnet-eq5"), 2, CPU_NOISE),  # power from measured noise: none at 2
         description="A reviewer's small-scale reproduction on a 2-core CPU: the offline photo pool (train/test "
                     "split by source group), 48 px crops, width 0.25, B = 2, HED-VGG16 features (calibrated), "
                     "16,000 iterations (where the learning curve beats Telea). Depth before breadth: ISNet with 2 "
@@ -132,7 +133,7 @@ PROFILES: dict[str, StudyProfile] = {
         seeds=(0, 1, 2), min_seeds=3, eval_source="photos", eval_split="test", pairs_per_bucket=100,
         search_trials=0, search_iterations=0, pra_kernels=(5, 3, 7), latency_pairs=8, latency_repeats=3, samples_per_method=4,
         methods=("isnet", "isnet-eq5", "unet"),
-        resolves=("T5-vs-classical", "T7-vs-unet", "T5-pra-small", "T5-pra-large"),
+        resolves=resolvable_claims(("isnet", "isnet-eq5", "unet"), 3, CPU_NOISE),
         description="The laptop setting overnight: ISNet and the UNet-like, 3 seeds each, 16,000 iterations. "
                     "Finished laptop runs of the same configuration are copied, not retrained.",
         budget="≈ 12 h on an idle 2-core CPU: 6 runs × 16,000 iterations at 2.0-2.6 it/s (≈ 8 h after a laptop "
