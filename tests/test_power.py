@@ -72,4 +72,4 @@ def test_profiles_resolve_what_the_power_calculation_allows():
     assert PROFILES["night"].resolves == ("T7-vs-unet",)  # ISNet vs UNet-like: +2.54 dB in the paper
     assert PROFILES["laptop"].resolves == ()               # two seeds resolve nothing
     eq = claim_power(paper.claim("T5-eq5-vs-eq4"), None, 3, CPU_NOISE)["comparisons"][0]
-    assert eq["paper_effect"] == pytest.approx(0.633, abs=1e-3) and eq["seeds_needed"] == 5
+    assert eq["paper_effect"] == pytest.approx(0.633, abs=1e-3) and 4 <= eq["seeds_needed"] <= 5  # the issue estimated "about 5"
