@@ -14,15 +14,22 @@ TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 
 .PHONY: study test test-all bench venv clean-venv
 
+# After installing, scripts/check_torch.py checks that torch and torchvision are one build whose compiled ops load
+# (torchvision.ops.nms); a mixed pair stops the build here with one line saying what to run instead. The project
+# install is constrained to the torch/torchvision just installed, so it never swaps one of them for another build.
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
 ifeq ($(TORCH),cpu)
-	$(BIN)/python -m pip install torch torchvision --index-url $(TORCH_CPU_INDEX)
+	@$(BIN)/python scripts/check_torch.py --index $(TORCH_CPU_INDEX)
+	PIP_CONFIG_FILE=/dev/null PIP_EXTRA_INDEX_URL= PIP_FIND_LINKS= \
+	  $(BIN)/python -m pip install torch torchvision --index-url $(TORCH_CPU_INDEX)
 else ifneq ($(TORCH),pypi)
 	$(error TORCH must be cpu or pypi, not '$(TORCH)')
 endif
-	$(BIN)/python -m pip install -e '.[test]'
+	@$(BIN)/python -m pip freeze | grep -iE '^(torch|torchvision)==' > $(VENV)/torch-constraints.txt || true
+	$(BIN)/python -m pip install -e '.[test]' -c $(VENV)/torch-constraints.txt
+	@$(BIN)/python scripts/check_torch.py $(if $(filter cpu,$(TORCH)),--cpu)
 	@touch $(STAMP)
 
 venv: $(STAMP)

@@ -119,7 +119,7 @@ def _cmd_study(args: argparse.Namespace) -> int:
     try:
         results = None if args.results is None else Path(args.results).resolve()  # a flag is relative to where you are
         run_study(args.profile, only=args.only, resume=args.resume, results_dir=results, device=args.device,
-                  keep_checkpoints=args.keep_checkpoints)
+                  keep_checkpoints=args.keep_checkpoints, jobs=args.jobs)
     except NotebookFailed as e:
         print(f"isnet study: {e}", file=sys.stderr)
         return 1
@@ -138,4 +138,18 @@ def _add_study(sub) -> None:
     p.add_argument("--keep-checkpoints", action="store_true",
                    help="keep every rolling checkpoint and best.pt of finished runs (default: the final one only)")
     p.add_argument("--device", default=None, help="cpu | cuda (default: auto)")
+    p.add_argument("--jobs", type=_positive_int, default=1, metavar="N",
+                   help="train each table's independent runs in N processes at once (GPUs: spread over the devices, "
+                        "several per device when N exceeds them; CPU: the cores split between them). Other "
+                        "`isnet study` processes or machines may share the results folder: each run is trained once")
     p.set_defaults(func=_cmd_study)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number ≥ 1")
+    return value

@@ -11,7 +11,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from ..io import append_jsonl, atomic_write_text, read_jsonl
+from ..io import atomic_write_text, read_jsonl, sha256_file
 from .facade import Study
 from .profiles import (
     get_profile,
@@ -20,7 +20,7 @@ from .provenance import REPO, git_commit
 from .report import (
     to_markdown,
 )
-from .runs import PROGRESS_ENV, RESULTS_ENV, project_root, results_root
+from .runs import JOBS_ENV, PROGRESS_ENV, RESULTS_ENV, locked, locked_append_jsonl, project_root, results_root
 
 NOTEBOOKS = ["00_quickstart", "01_search", "02_loss_ablation", "03_architecture", "04_blocks", "05_pra",
              "06_comparison", "07_report"]
@@ -74,6 +74,8 @@ class _RunTicker:
                     continue
                 if ev.get("event") == "run":
                     self.current = ev
+                elif ev.get("event") == "wait":
+                    self.current = {**ev, "waiting": True}
                 elif ev.get("event") == "run_done":
                     if not ev.get("reused"):
                         self.durations.append(float(ev.get("seconds", 0)))
@@ -84,6 +86,8 @@ class _RunTicker:
 
     def describe(self) -> str:
         ev = self.current or {}
+        if ev.get("waiting"):
+            return f"waiting for run {Path(str(ev.get('run', ''))).name} (another process trains it)"
         parts = [f"run {ev.get('i')}/{ev.get('n')} {ev.get('method')} seed {ev.get('seed')}"]
         if ev.get("reused"):
             return parts[0] + " (reused)"
@@ -132,38 +136,48 @@ def study_timings(profile: str, results_dir: str | os.PathLike | None = None) ->
 def run_study(profile: str, only: Sequence[str] | None = None, resume: bool = False,
               results_dir: str | os.PathLike | None = None, kernel_name: str | None = None,
               device: str | None = None, notebooks: str | os.PathLike | None = None,
-              keep_checkpoints: bool = False) -> list[dict[str, Any]]:
+              keep_checkpoints: bool = False, jobs: int = 1) -> list[dict[str, Any]]:
     """Execute the notebooks with papermill into <results>/<profile>/notebooks/; returns one record each.
 
-    ``resume`` skips notebooks whose executed copy finished (runs are reused by config hash anyway).
-    A failing notebook keeps its partly executed copy, and the error says which cell failed. The terminal
-    shows the notebook and, inside it, run i of n with iteration and ETA. Every notebook's time is appended
-    to ``<profile>/timings.jsonl`` (one line per notebook per study run, never overwritten);
-    ``notebooks/finished.json`` says which notebooks finished, for ``resume``.
+    ``resume`` skips notebooks that really finished (``finished_notebook``: the marker in
+    ``notebooks/finished.json`` matches the executed copy and the current notebook, and the copy holds no error);
+    runs are reused by config hash anyway. A failing notebook keeps its partly executed copy, and the error says
+    which cell failed. The terminal shows the notebook and, inside it, run i of n with iteration and ETA. Every
+    notebook's time is appended to ``<profile>/timings.jsonl`` (one line per notebook per study run, never
+    overwritten, each with this study run's ``session``).
+
+    Several ``isnet study`` processes may share one results folder: each run is trained by the one process that
+    claims it (``isnet.study.runs.try_claim``), the others wait for it and reuse it; executed notebooks are renamed
+    into place whole; the shared files are updated under short locks. ``jobs`` > 1 trains each table's independent
+    runs in that many worker processes (``Study.jobs``).
     """
     import papermill as pm
     from tqdm.std import tqdm
 
     prof = get_profile(profile)
     names = list(NOTEBOOKS) if not only else [_notebook_name(n) for n in only]
+    if int(jobs) < 1:
+        raise ValueError(f"jobs={jobs!r}: give at least 1 (--jobs N trains N runs at once)")
     root = results_root(results_dir)
     study = Study(prof, results_dir=root, progress=False)
     out_dir = study.dir / "notebooks"
     out_dir.mkdir(parents=True, exist_ok=True)
-    study.ensure_weights()
-    study.ensure_data()
-    study.write_env()
+    with locked(study.dir / ".setup.lock"):  # one process fetches weights and data while the others wait
+        study.ensure_weights()
+        study.ensure_data()
+        study.write_env()
     done_marker = out_dir / "finished.json"
-    finished = json.loads(done_marker.read_text()) if (resume and done_marker.exists()) else {}
     timings = study.dir / "timings.jsonl"
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    session = f"{platform.node()}-{os.getpid()}-{int(time.time())}"
     runs_before = {p.parent.name for p in (study.dir / "runs").glob("*/summary.json")}
-    progress_file = out_dir / ".progress.jsonl"
+    progress_file = out_dir / f".progress-{os.getpid()}.jsonl"  # one per study process
     progress_file.unlink(missing_ok=True)
-    env_before = {k: os.environ.get(k) for k in (PROGRESS_ENV, RESULTS_ENV)}
+    env_before = {k: os.environ.get(k) for k in (PROGRESS_ENV, RESULTS_ENV, JOBS_ENV)}
     os.environ[PROGRESS_ENV] = str(progress_file)
     os.environ[RESULTS_ENV] = str(root)
-    records = []
+    os.environ[JOBS_ENV] = str(int(jobs))
+    records, events = [], []
     t0 = time.time()
     try:
         with tqdm(total=len(names), desc=f"study {prof.name}", unit="notebook", dynamic_ncols=True) as bar, \
@@ -171,7 +185,7 @@ def run_study(profile: str, only: Sequence[str] | None = None, resume: bool = Fa
             for n_done, name in enumerate(names):
                 src = Path(notebooks or notebook_dir()) / f"{name}.ipynb"
                 dst = out_dir / f"{name}.ipynb"
-                if resume and name in finished and dst.exists():
+                if resume and finished_notebook(done_marker, src, dst):
                     records.append({"notebook": name, "status": "skipped (finished)", "seconds": 0.0})
                     bar.update()
                     continue
@@ -184,8 +198,9 @@ def run_study(profile: str, only: Sequence[str] | None = None, resume: bool = Fa
                 if keep_checkpoints:
                     params["keep_checkpoints"] = True
                 status = "ran"
+                partial = out_dir / f".{name}.{os.getpid()}.ipynb"  # renamed into place whole, even on failure
                 try:
-                    pm.execute_notebook(str(src), str(dst), parameters=params, kernel_name=kernel_name,
+                    pm.execute_notebook(str(src), str(partial), parameters=params, kernel_name=kernel_name,
                                         cwd=str(project_root()), progress_bar=False, log_output=False,
                                         extra_arguments=["--log-level=ERROR"])
                 except pm.PapermillExecutionError as e:
@@ -193,15 +208,19 @@ def run_study(profile: str, only: Sequence[str] | None = None, resume: bool = Fa
                     raise NotebookFailed(f"notebook {name} failed in cell [{e.exec_count}] of the executed copy "
                                          f"({e.ename}: {e.evalue}); the partly executed copy is {dst}. Fix it, "
                                          "then rerun with --resume") from None
+                except BaseException:
+                    status = "failed"
+                    raise
                 finally:
                     seconds = time.time() - start
-                    append_jsonl(timings, {"started": started, "notebook": name, "status": status,
-                                           "seconds": round(seconds, 1), "profile": prof.name,
-                                           "host": platform.node(), "cpus": os.cpu_count(),
-                                           "device": device or "auto", "git_commit": git_commit()})
-                finished[name] = {"seconds": round(seconds, 1),
-                                  "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-                atomic_write_text(done_marker, json.dumps(finished, indent=1))
+                    if partial.exists():
+                        os.replace(partial, dst)
+                    _mark_finished(done_marker, name, src, dst, seconds, ok=status == "ran")
+                    locked_append_jsonl(timings, {"started": started, "session": session, "notebook": name,
+                                                  "status": status, "seconds": round(seconds, 1),
+                                                  "profile": prof.name, "host": platform.node(),
+                                                  "cpus": os.cpu_count(), "device": device or "auto",
+                                                  "jobs": int(jobs), "git_commit": git_commit()})
                 records.append({"notebook": name, "status": "ran", "seconds": seconds})
                 bar.update()
     finally:
@@ -210,19 +229,63 @@ def run_study(profile: str, only: Sequence[str] | None = None, resume: bool = Fa
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+        if progress_file.exists():
+            events = read_jsonl(progress_file)
         progress_file.unlink(missing_ok=True)
     total = time.time() - t0
-    trained = len({p.parent.name for p in (study.dir / "runs").glob("*/summary.json")} - runs_before)
-    append_jsonl(timings, {"started": started, "notebook": "(study)", "status": "finished",
-                           "seconds": round(total, 1), "profile": prof.name, "host": platform.node(),
-                           "cpus": os.cpu_count(), "device": device or "auto", "git_commit": git_commit(),
-                           "notebooks_run": sum(r["status"] == "ran" for r in records),
-                           "runs_trained": trained, "runs_reused": len(runs_before),
-                           "disk_mb": round(_disk_mb(study.dir), 1)})
+    done = [e for e in events if e.get("event") == "run_done" and e.get("run")]
+    trained = {Path(e["run"]).name for e in done if e.get("trained")}
+    reused = {Path(e["run"]).name for e in done if not e.get("trained")} - trained
+    locked_append_jsonl(timings, {"started": started, "session": session, "notebook": "(study)", "status": "finished",
+                                  "seconds": round(total, 1), "profile": prof.name, "host": platform.node(),
+                                  "cpus": os.cpu_count(), "device": device or "auto", "jobs": int(jobs),
+                                  "git_commit": git_commit(), "notebooks_run": sum(r["status"] == "ran" for r in records),
+                                  "runs_trained": len(trained), "runs_reused": len(reused),
+                                  "runs_before": len(runs_before), "disk_mb": round(_disk_mb(study.dir), 1)})
     print(to_markdown(pd.DataFrame(records)))
-    print(f"\nstudy {prof.name}: {total / 60:.1f} min ({trained} runs trained, {len(runs_before)} reused); "
+    print(f"\nstudy {prof.name}: {total / 60:.1f} min ({len(trained)} runs trained here, {len(reused)} reused); "
           f"results in {study.dir}; every study run's timings: {timings}")
     return records
+
+
+def notebook_errors(path: Path) -> list[str]:
+    """The error outputs of an executed notebook (``ename: evalue`` each); [] when it holds none."""
+    nb = json.loads(Path(path).read_text())
+    errors = [f"{o.get('ename')}: {o.get('evalue')}" for c in nb.get("cells", []) for o in c.get("outputs", []) or []
+              if o.get("output_type") == "error"]
+    if not errors and (nb.get("metadata", {}).get("papermill", {}) or {}).get("exception"):
+        errors.append("papermill recorded an exception")
+    return errors
+
+
+def finished_notebook(marker: Path, src: Path, dst: Path) -> bool:
+    """Whether ``--resume`` may skip a notebook: ``finished.json`` records it as finished, for this very source
+    notebook (its hash: a notebook fixed or changed since runs again) and this very executed copy (its hash: a
+    copy overwritten by a later failed run is not trusted), and the copy holds no error output."""
+    if not (marker.exists() and dst.exists()):
+        return False
+    try:
+        entry = json.loads(marker.read_text()).get(src.stem)
+        if not entry or entry.get("source_sha256") != sha256_file(src) or entry.get("sha256") != sha256_file(dst):
+            return False
+        return not notebook_errors(dst)
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _mark_finished(marker: Path, name: str, src: Path, dst: Path, seconds: float, ok: bool) -> None:
+    """Record (``ok``) or forget a notebook in ``finished.json``, merged under a lock with other processes'."""
+    with locked(marker.with_name(".finished.lock")):
+        try:
+            finished = json.loads(marker.read_text()) if marker.exists() else {}
+        except ValueError:
+            finished = {}
+        if ok and dst.exists():
+            finished[name] = {"seconds": round(seconds, 1), "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                              "sha256": sha256_file(dst), "source_sha256": sha256_file(src)}
+        else:
+            finished.pop(name, None)
+        atomic_write_text(marker, json.dumps(finished, indent=1))
 
 
 def _disk_mb(folder: Path) -> float:

@@ -37,7 +37,15 @@ from .report import (
     write_table,
 )
 from .runs import (
+    CLAIM_POLL_S,
+    JOBS_ENV,
+    RunClaim,
     adopt_finished_run,
+    locked,
+    read_claim,
+    train_in_workers,
+    try_claim,
+    wait_message,
     _finished,
     _tqdm,
     prune_checkpoints,
@@ -51,21 +59,35 @@ from .scoring import Scoring
 from .search import SEARCHED_WEIGHTS, run_search, save_figures, search_figures, table1
 
 
+def work_on(spec_path: str, worker: int) -> int:
+    """A ``--jobs`` worker process (``runs.train_in_workers``): train the unclaimed runs of a pickled job list."""
+    import pickle
+
+    spec = pickle.loads(Path(spec_path).read_bytes())
+    study = Study(spec["profile"], results_dir=spec["results"], progress=False, device=spec["device"],
+                  keep_checkpoints=spec["keep_checkpoints"], jobs=1)
+    study.train_unclaimed(spec["jobs"], spec["table"])
+    return 0
+
+
 class Study(Scoring, Latency, Samples):
     """One profile's study under ``<results root>/<profile>/`` (see :func:`results_root`).
 
     ``progress=None``: bars in an interactive session, none in a notebook run by ``isnet study`` (which
     shows run i of n, iteration and ETA on the terminal instead). ``keep_checkpoints=False`` keeps one
-    checkpoint (the final one) per finished run.
+    checkpoint (the final one) per finished run. ``jobs`` (default ``$ISNET_JOBS``, set by ``isnet study --jobs``):
+    worker processes that train a table's independent runs concurrently.
     """
 
     def __init__(self, profile: str | StudyProfile = "smoke", results_dir: str | os.PathLike | None = None,
-                 progress: bool | None = None, device: str | None = None, keep_checkpoints: bool = False):
+                 progress: bool | None = None, device: str | None = None, keep_checkpoints: bool = False,
+                 jobs: int | None = None):
         self.profile = get_profile(profile)
         self.dir = results_root(results_dir) / self.profile.name
         self.progress = (not under_driver()) if progress is None else progress
         self.device = device
         self.keep_checkpoints = keep_checkpoints
+        self.jobs = max(1, int(os.environ.get(JOBS_ENV) or 1) if jobs is None else int(jobs))
         for sub in ("tables", "figures", "runs", "pairs", "samples"):
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
 
@@ -95,9 +117,12 @@ class Study(Scoring, Latency, Samples):
 
         p = self.profile
         out = self.dir / "pairs" / "pairs.csv"
-        if not out.exists():
-            make_pairs(p.eval_source, p.eval_split, p.eval_size, p.pairs_per_bucket, out, scheme="paper",
-                       seed=0, progress=self.progress)
+        if out.exists():
+            return out
+        with locked(out.with_name(".pairs.lock")):  # another study process may be making them right now
+            if not out.exists():
+                make_pairs(p.eval_source, p.eval_split, p.eval_size, p.pairs_per_bucket, out, scheme="paper",
+                           seed=0, progress=self.progress)
         return out
 
     # ---------------------------------------------------------------- runs
@@ -110,43 +135,103 @@ class Study(Scoring, Latency, Samples):
         return cfg.with_overrides({"out.dir": str(self.dir / "runs" / cfg.config_hash())})
 
     def train_row(self, row: Row, seed: int) -> Path:
-        """Train (or reuse, or resume) the run for one row and seed; returns its folder."""
+        """Train (or reuse, or resume) the run for one row and seed; returns its folder. A run another process
+        is training (its claim is live) is waited for, then reused."""
 
-        cfg = self.config_for(row, seed)
+        return self._train_or_wait(self.config_for(row, seed))[0]
+
+    def _train_claimed(self, cfg: Config) -> tuple[Path, bool] | None:
+        """Reuse a finished run, or claim and train (or resume) it: ``(folder, trained here)``; None when another
+        live process holds the run's claim (``runs.try_claim``)."""
+
         run = Path(cfg.out.dir)
-        if _finished(run, cfg.train.iterations) or adopt_finished_run(run, cfg.train.iterations):
-            return run
-        has_ckpt = (run / "checkpoints").exists() and any((run / "checkpoints").glob("iter_*.pt"))
-        summary = train(cfg, resume=has_ckpt, progress=self.progress)
-        if summary.stopped_early:
-            raise KeyboardInterrupt(f"training of {row.id} (seed {seed}) stopped early; rerun with --resume")
-        if not self.keep_checkpoints:
-            prune_checkpoints(run)
-        return run
+        if _finished(run, cfg.train.iterations):
+            return run, False
+        claim = try_claim(run)
+        if not isinstance(claim, RunClaim):
+            return None
+        with claim:
+            if _finished(run, cfg.train.iterations) or adopt_finished_run(run, cfg.train.iterations):
+                return run, False
+            has_ckpt = (run / "checkpoints").exists() and any((run / "checkpoints").glob("iter_*.pt"))
+            summary = train(cfg, resume=has_ckpt, progress=self.progress)
+            if summary.stopped_early:
+                raise KeyboardInterrupt(f"training of {run} stopped early; rerun with --resume")
+            if not self.keep_checkpoints:
+                prune_checkpoints(run)
+        return run, True
+
+    def _train_or_wait(self, cfg: Config) -> tuple[Path, bool]:
+        """``_train_claimed``, polling while another process holds the claim (said once, on the terminal)."""
+        run, said = Path(cfg.out.dir), False
+        while True:
+            done = self._train_claimed(cfg)
+            if done is not None:
+                return done
+            if not said:
+                holder = read_claim(run) or {}
+                if under_driver():
+                    report_progress(event="wait", run=str(run), message=wait_message(run, holder))
+                else:
+                    print(wait_message(run, holder), flush=True)
+                said = True
+            time.sleep(CLAIM_POLL_S)
 
     def run_rows(self, rows: Sequence[Row], table: str = "") -> pd.DataFrame:
         """Train every row × seed (shared configs once): a bar with ETA in a session, run i of n on the
-        terminal under ``isnet study``; the run index (``runs/index.csv``) is updated after each run."""
+        terminal under ``isnet study``; the run index (``runs/index.csv``) is updated after each run.
+
+        With ``jobs`` > 1 the unfinished runs first train in that many worker processes. Runs claimed by another
+        process (a worker, another ``isnet study``, another machine) are skipped at first and waited for at the
+        end, so this process trains the others meanwhile."""
         jobs = [(row, seed) for row in rows for seed in self.profile.seeds]
-        out: list[dict[str, Any]] = []
+        if self.jobs > 1:
+            train_in_workers(self, jobs, table)
+        out: dict[int, dict[str, Any]] = {}
         tqdm = _tqdm()
         with tqdm(total=len(jobs), desc=f"{self.profile.name}: runs", unit="run", disable=not self.progress) as bar:
-            for i, (row, seed) in enumerate(jobs, start=1):
-                bar.set_postfix_str(f"{row.id} seed {seed}")
-                cfg = self.config_for(row, seed)
-                done = _finished(Path(cfg.out.dir), cfg.train.iterations)
-                report_progress(event="run", table=table, i=i, n=len(jobs), method=row.id, seed=seed,
-                                run=cfg.out.dir, iterations=cfg.train.iterations, reused=done)
-                start = time.time()
-                run = self.train_row(row, seed)
+            pending = list(enumerate(jobs, start=1))
+            for wait in (False, True):
+                deferred = []
+                for i, (row, seed) in pending:
+                    bar.set_postfix_str(f"{row.id} seed {seed}")
+                    cfg = self.config_for(row, seed)
+                    done = _finished(Path(cfg.out.dir), cfg.train.iterations)
+                    start = time.time()
+                    if not wait:
+                        report_progress(event="run", table=table, i=i, n=len(jobs), method=row.id, seed=seed,
+                                        run=cfg.out.dir, iterations=cfg.train.iterations, reused=done)
+                    result = self._train_or_wait(cfg) if wait else self._train_claimed(cfg)
+                    if result is None:  # another process trains it: train the others first, then wait for it
+                        deferred.append((i, (row, seed)))
+                        continue
+                    run, trained = result
+                    report_progress(event="run_done", table=table, i=i, n=len(jobs), method=row.id, seed=seed,
+                                    seconds=time.time() - start, reused=not trained, trained=trained, run=str(run))
+                    out[i] = {"method": row.id, "label": row.label, "seed": seed, "run": run.name,
+                              "config_hash": run.name}
+                    self.update_index([{"table": table, "method": row.id, "label": row.label, "seed": seed,
+                                        "run": run.name}])
+                    bar.update()
+                pending = deferred
+        return pd.DataFrame([out[i] for i in sorted(out)], columns=["method", "label", "seed", "run", "config_hash"])
+
+    def train_unclaimed(self, jobs: Sequence[tuple[Row, int]], table: str = "") -> int:
+        """Train every job no other process has claimed (a ``--jobs`` worker's loop); returns how many."""
+        n = 0
+        for i, (row, seed) in enumerate(jobs, start=1):
+            cfg = self.config_for(row, seed)
+            if _finished(Path(cfg.out.dir), cfg.train.iterations):
+                continue
+            start = time.time()
+            report_progress(event="run", table=table, i=i, n=len(jobs), method=row.id, seed=seed, run=cfg.out.dir,
+                            iterations=cfg.train.iterations, reused=False)
+            result = self._train_claimed(cfg)
+            if result is not None and result[1]:
+                n += 1
                 report_progress(event="run_done", table=table, i=i, n=len(jobs), method=row.id, seed=seed,
-                                seconds=time.time() - start, reused=done)
-                out.append({"method": row.id, "label": row.label, "seed": seed, "run": run.name,
-                            "config_hash": run.name})
-                self.update_index([{"table": table, "method": row.id, "label": row.label, "seed": seed,
-                                    "run": run.name}])
-                bar.update()
-        return pd.DataFrame(out, columns=["method", "label", "seed", "run", "config_hash"])
+                                seconds=time.time() - start, reused=False, trained=True, run=cfg.out.dir)
+        return n
 
     # ---------------------------------------------------------------- the run index
     def update_index(self, entries: Sequence[Mapping[str, Any]]) -> Path:
@@ -155,13 +240,14 @@ class Study(Scoring, Latency, Samples):
         path = self.dir / "runs" / "index.csv"
         cols = ["method", "table", "seed", "run", "status", "iteration", "iterations", "final_psnr",
                 "best_psnr", "minutes", "checkpoint", "label"]
-        old = pd.read_csv(path, dtype={"run": str}) if path.exists() else pd.DataFrame(columns=cols)
         new = pd.DataFrame([{**e, **run_status(self.dir / "runs" / str(e["run"]))} for e in entries])
-        index = pd.concat([old, new], ignore_index=True)
-        index["table"] = index["table"].fillna("").astype(str)
-        index = index.drop_duplicates(["table", "method", "seed"], keep="last")
-        index = index.reindex(columns=cols).sort_values(["table", "method", "seed"], kind="stable")
-        return atomic_write_text(path, index.to_csv(index=False))
+        with locked(path.with_name(".index.csv.lock")):  # read-modify-write: one study process at a time
+            old = pd.read_csv(path, dtype={"run": str}) if path.exists() else pd.DataFrame(columns=cols)
+            index = pd.concat([old, new], ignore_index=True)
+            index["table"] = index["table"].fillna("").astype(str)
+            index = index.drop_duplicates(["table", "method", "seed"], keep="last")
+            index = index.reindex(columns=cols).sort_values(["table", "method", "seed"], kind="stable")
+            return atomic_write_text(path, index.to_csv(index=False))
 
     def run_index(self) -> pd.DataFrame:
         """The run index, refreshed from the run folders (status and PSNR may have changed since)."""

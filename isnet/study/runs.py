@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..engine.checkpoint import list_checkpoints
-from ..io import append_jsonl, sha256_file
+from ..io import append_jsonl, atomic_write_text, sha256_file
 from .provenance import REPO
 
 RESULTS_ENV = "ISNET_RESULTS"     # results root for notebooks opened anywhere (JupyterLab starts kernels in notebooks/)
@@ -136,3 +136,269 @@ def _final_checkpoint(run: Path) -> Path:
 
 def _short_hash(path: Path) -> str:
     return sha256_file(path)[:8]
+
+
+# ----------------------------------------------------------------------------------------- claims and locks
+# Several ``isnet study`` processes (``--jobs N``, or machines sharing one results folder) may work on one study.
+# Each run is trained by the process that holds its claim, ``<run>.claim`` beside the run folder, created with
+# O_CREAT | O_EXCL and holding host, pid, start time and a heartbeat the holder refreshes while it trains. A claim
+# whose pid is dead on this host, or whose heartbeat is older than ``CLAIM_STALE_S``, is taken over. Every claim
+# operation (create, check, take over, refresh, release) runs under a short ``flock`` on ``.claims.lock`` in the
+# runs folder, so a take-over never removes a fresh claim. Study-level files that several processes write
+# (timings.jsonl, runs/index.csv, finished.json) are updated under the same kind of short lock (``locked``).
+
+CLAIM_STALE_ENV = "ISNET_CLAIM_STALE_S"     # seconds without heartbeat before a claim is stale (default 180)
+CLAIM_HEARTBEAT_S = 20.0
+CLAIM_POLL_S = 5.0
+_HELD: set[str] = set()                      # tokens of the claims this process holds
+
+
+def claim_stale_after() -> float:
+    return float(os.environ.get(CLAIM_STALE_ENV) or 180)
+
+
+class locked:  # noqa: N801 - used as ``with locked(path):``
+    """An exclusive ``flock`` on ``path`` (created if missing) for the duration of a ``with`` block: a short
+    critical section shared by every process on this host (and by NFS clients, where the server locks)."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self._fd: int | None = None
+
+    def __enter__(self) -> "locked":
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import fcntl
+
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+def locked_append_jsonl(path: str | os.PathLike, record: dict[str, Any]) -> Path:
+    """``append_jsonl`` under the file's lock: lines of concurrent studies never interleave or tear."""
+    path = Path(path)
+    with locked(path.with_name(f".{path.name}.lock")):
+        return append_jsonl(path, record)
+
+
+def claim_path(run: Path) -> Path:
+    """``runs/<hash>.claim``: beside the run folder, so claiming never creates the folder a copy renames into."""
+    return run.with_name(run.name + ".claim")
+
+
+def _claims_lock(run: Path) -> locked:
+    return locked(run.parent / ".claims.lock")
+
+
+def _host() -> str:
+    import socket
+
+    return socket.gethostname()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a killed child its parent has not reaped yet is a zombie: dead for our purpose
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def read_claim(run: Path) -> dict[str, Any] | None:
+    """The claim on ``run`` (host, pid, started, heartbeat, token), or None when it is not claimed."""
+    try:
+        text = claim_path(run).read_text()
+    except FileNotFoundError:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:  # written by a process killed in the middle (we write under the lock)
+        return {"torn": True, "heartbeat": claim_path(run).stat().st_mtime}
+
+
+def claim_is_live(info: dict[str, Any], stale_after: float | None = None) -> bool:
+    """A claim is live while its heartbeat is fresh and, on this host, its process is alive."""
+    stale_after = claim_stale_after() if stale_after is None else stale_after
+    if time.time() - float(info.get("heartbeat", 0)) > stale_after:
+        return False
+    if info.get("host") == _host() and info.get("pid") is not None:
+        pid = int(info["pid"])
+        if pid == os.getpid():
+            return info.get("token") in _HELD
+        return _pid_alive(pid)
+    return True  # another host: its heartbeat is all we can see
+
+
+def describe_claim(info: dict[str, Any]) -> str:
+    started = time.strftime("%H:%M:%S", time.localtime(float(info.get("started", 0))))
+    return f"{info.get('host')}:{info.get('pid')} (since {started})"
+
+
+class RunClaim:
+    """A held claim on one run; refreshes its heartbeat from a thread while the ``with`` block trains."""
+
+    def __init__(self, run: Path, info: dict[str, Any], heartbeat_s: float = CLAIM_HEARTBEAT_S):
+        import threading
+
+        self.run, self.info, self.heartbeat_s = run, info, heartbeat_s
+        self.lost = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True, name=f"claim-{run.name}")
+
+    @property
+    def token(self) -> str:
+        return self.info["token"]
+
+    def __enter__(self) -> "RunClaim":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.heartbeat_s):
+            try:
+                self.refresh()
+            except OSError:
+                pass
+
+    def refresh(self) -> None:
+        with _claims_lock(self.run):
+            current = read_claim(self.run)
+            if not current or current.get("token") != self.token:
+                self.lost = True  # taken over (this process stalled past the stale limit): nothing to refresh
+                return
+            self.info["heartbeat"] = time.time()
+            atomic_write_text(claim_path(self.run), json.dumps(self.info))
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        with _claims_lock(self.run):
+            current = read_claim(self.run)
+            if current and current.get("token") == self.token:
+                claim_path(self.run).unlink(missing_ok=True)
+        _HELD.discard(self.token)
+
+
+def try_claim(run: Path, stale_after: float | None = None) -> RunClaim | dict[str, Any]:
+    """Claim ``run`` for this process: a ``RunClaim`` (use it as a context manager while training), or the
+    live holder's claim record when another process holds it. A stale claim (dead pid on this host, or no
+    heartbeat for ``stale_after`` s) is taken over."""
+    import uuid
+
+    path = claim_path(run)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _claims_lock(run):
+        current = read_claim(run)
+        if current is not None:
+            if claim_is_live(current, stale_after):
+                return current
+            path.unlink(missing_ok=True)  # stale: take it over
+        now = time.time()
+        info = {"host": _host(), "pid": os.getpid(), "started": now, "heartbeat": now, "token": uuid.uuid4().hex}
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(info))
+            f.flush()
+            os.fsync(f.fileno())
+        _HELD.add(info["token"])
+    return RunClaim(run, info)
+
+
+def wait_message(run: Path, holder: dict[str, Any]) -> str:
+    return (f"run {run.name} is being trained by {describe_claim(holder)}; waiting for it to finish (it is reused "
+            f"then). If that process is gone, its claim {claim_path(run)} is taken over after "
+            f"{claim_stale_after():.0f} s without heartbeat")
+
+
+# ----------------------------------------------------------------------------------------- --jobs N
+JOBS_ENV = "ISNET_JOBS"   # set by ``isnet study --jobs N``: worker processes per table (read by ``Study``)
+
+
+def _cuda_devices() -> list[str]:
+    """The visible CUDA devices (as CUDA_VISIBLE_DEVICES entries), without creating a CUDA context."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return []
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible:
+        return [d.strip() for d in visible.split(",") if d.strip()]
+    return [str(i) for i in range(torch.cuda.device_count())]
+
+
+def worker_envs(n: int, device: str | None, cpus: int | None = None, gpus: list[str] | None = None) -> list[dict]:
+    """The environment of each of ``n`` worker processes: on GPUs, one device each, round robin (several
+    workers per GPU when ``n`` exceeds them); on a CPU, the cores split between workers (torch threads)."""
+    cpus = cpus or os.cpu_count() or 1
+    if gpus is None:
+        gpus = [] if (device or "auto").startswith("cpu") else _cuda_devices()
+    threads = str(max(1, cpus // n))
+    envs = []
+    for k in range(n):
+        env = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, JOBS_ENV: "1"}
+        if gpus:
+            env["CUDA_VISIBLE_DEVICES"] = gpus[k % len(gpus)]
+        envs.append(env)
+    return envs
+
+
+def train_in_workers(study: Any, jobs: list, table: str = "") -> None:
+    """Train ``jobs`` (``(row, seed)`` pairs of ``study``) in ``study.jobs`` worker processes at once.
+
+    Workers coordinate through the run claims only (each trains the runs nobody else has claimed), exactly as
+    separate ``isnet study`` processes or machines do. A worker that fails leaves its run unfinished: the caller,
+    which goes through the jobs afterwards, resumes it (and shows its error, if it recurs). Worker logs:
+    ``runs/.worker-<pid>-<k>.log``."""
+    import pickle
+    import subprocess
+    import sys
+
+    todo = [(row, seed) for row, seed in jobs if not _finished(Path(study.config_for(row, seed).out.dir),
+                                                             study.config_for(row, seed).train.iterations)]
+    n = min(int(study.jobs), len(todo))
+    if n <= 1:
+        return
+    runs = study.dir / "runs"
+    spec = runs / f".jobs-{os.getpid()}.pkl"
+    runs.mkdir(parents=True, exist_ok=True)
+    spec.write_bytes(pickle.dumps({"profile": study.profile, "results": str(study.dir.parent), "device": study.device,
+                                   "keep_checkpoints": study.keep_checkpoints, "jobs": todo, "table": table}))
+    code = "import sys; from isnet.study.facade import work_on; sys.exit(work_on(sys.argv[1], int(sys.argv[2])))"
+    procs, logs = [], []
+    try:
+        for k, extra in enumerate(worker_envs(n, study.device)):
+            log = runs / f".worker-{os.getpid()}-{k}.log"
+            logs.append(log)
+            with open(log, "w") as f:
+                procs.append(subprocess.Popen([sys.executable, "-c", code, str(spec), str(k)], env={**os.environ, **extra},
+                                              stdout=f, stderr=subprocess.STDOUT, cwd=str(project_root())))
+        codes = [p.wait() for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+                p.wait()
+        spec.unlink(missing_ok=True)
+    for code_, log in zip(codes, logs):
+        if code_ == 0:
+            log.unlink(missing_ok=True)
+        else:
+            print(f"a --jobs worker exited with status {code_} (log: {log}); its runs are resumed here", flush=True)

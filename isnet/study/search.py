@@ -102,7 +102,9 @@ class PerTrialSeedSampler(BaseSampler):
 
     Why: two workers built with the same seed would otherwise draw the same weights (their random
     streams are identical), and a worker-specific seed would make results depend on which worker ran
-    which trial. TPE and random sampling keep no state beyond their random stream (TPE re-reads the
+    which trial. The seed's second part is the trial's *draw slot* (``draw_slot``), not its number: a retry of
+    a killed trial takes a number but draws nothing, so the trials after it draw what they would have drawn in
+    an uninterrupted search. TPE and random sampling keep no state beyond their random stream (TPE re-reads the
     study's history every time), so a per-trial instance loses nothing.
     """
 
@@ -111,32 +113,42 @@ class PerTrialSeedSampler(BaseSampler):
         self._by_number: dict[int, BaseSampler] = {}
         self._lock = threading.Lock()
 
-    def _for(self, trial: FrozenTrial) -> BaseSampler:
+    def _for(self, study, trial: FrozenTrial) -> BaseSampler:
         with self._lock:
             sampler = self._by_number.get(trial.number)
-            if sampler is None:
-                sampler = self._by_number[trial.number] = self._make(_trial_seed(self._seed, trial.number))
-            return sampler
+        if sampler is None:
+            made = self._make(_trial_seed(self._seed, draw_slot(study, trial)))
+            with self._lock:
+                sampler = self._by_number.setdefault(trial.number, made)
+        return sampler
 
     def infer_relative_search_space(self, study, trial):
-        return self._for(trial).infer_relative_search_space(study, trial)
+        return self._for(study, trial).infer_relative_search_space(study, trial)
 
     def sample_relative(self, study, trial, search_space):
-        return self._for(trial).sample_relative(study, trial, search_space)
+        return self._for(study, trial).sample_relative(study, trial, search_space)
 
     def sample_independent(self, study, trial, param_name, param_distribution):
-        return self._for(trial).sample_independent(study, trial, param_name, param_distribution)
+        return self._for(study, trial).sample_independent(study, trial, param_name, param_distribution)
 
     def before_trial(self, study, trial) -> None:
-        self._for(trial).before_trial(study, trial)
+        self._for(study, trial).before_trial(study, trial)
 
     def after_trial(self, study, trial, state, values) -> None:
-        self._for(trial).after_trial(study, trial, state, values)
+        self._for(study, trial).after_trial(study, trial, state, values)
         with self._lock:
             self._by_number.pop(trial.number, None)
 
     def reseed_rng(self) -> None:  # Optuna calls this for n_jobs > 1 in its own loop; our seeds are per trial
         pass
+
+
+def draw_slot(study, trial: FrozenTrial) -> int:
+    """How many trials before ``trial`` drew their own weights: not retries (which reuse the weights of the
+    trial they replace) and not trials refused by the budget. Equals ``trial.number`` in a search that was
+    never interrupted."""
+    return sum(1 for t in study.get_trials(deepcopy=False) if t.number < trial.number
+               and "failed_trial" not in t.system_attrs and not t.user_attrs.get("over_budget"))
 
 
 def build_sampler(name: str = "tpe", seed: int = 0) -> BaseSampler:
@@ -293,6 +305,54 @@ def requeue_running_trials(study: optuna.Study, max_retry: int | None = 3) -> li
         failed = study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
         if failed.state == TrialState.FAIL:
             callback(study, failed)
+            done.append(t.number)
+    return done
+
+
+DEAD_WORKER_GRACE_S = 10.0  # a trial this young may not have recorded its worker yet (a popped retry): left alone
+
+
+def _worker_dead(worker: str | None) -> bool:
+    """Whether a trial's ``worker`` attribute (``host:pid``) names a process on this host that is gone."""
+    if not worker or ":" not in worker:
+        return False
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():
+        return False  # this process: its own threads' trials are alive
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    try:  # killed but not yet reaped by its parent
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def retry_dead_workers_trials(study: optuna.Study, max_retry: int | None = 3) -> list[int]:
+    """Fail and re-queue (same weights, same run folder: training resumes from its last checkpoint) every RUNNING
+    trial whose worker process is dead on this host (SIGKILL, a full disk, a crashed kernel). Safe with live
+    workers: only trials of dead processes are touched. Other hosts' dead workers are found by the heartbeat
+    (RDB storages) or ``requeue_running_trials`` (journal). Returns the trial numbers."""
+    import datetime
+
+    callback, done = _retry_callback(max_retry), []
+    now = datetime.datetime.now()
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        young = t.datetime_start is not None and (now - t.datetime_start).total_seconds() < DEAD_WORKER_GRACE_S
+        if young or not _worker_dead(t.user_attrs.get("worker")):
+            continue
+        with warnings.catch_warnings():  # "Heartbeat of storage is supposed to be used with Study.optimize"
+            warnings.simplefilter("ignore", UserWarning)
+            failed = study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
+        if failed.state == TrialState.FAIL:
+            frozen = next(x for x in study.get_trials(deepcopy=True) if x.number == t.number)
+            frozen.user_attrs = {k: v for k, v in frozen.user_attrs.items() if k != "worker"}  # the retry's own
+            callback(study, frozen)
             done.append(t.number)
     return done
 
@@ -488,6 +548,7 @@ def run_search(study_name: str, storage: str | optuna.storages.BaseStorage | Non
     inner = objective or Objective(base, runs_dir=runs_dir, train_fn=train_fn)
 
     def budgeted(trial: optuna.Trial) -> float:
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")  # a dead worker's trial is retried
         _budget_check(trial, n_trials)
         return inner(trial)
 
@@ -501,6 +562,7 @@ def run_search(study_name: str, storage: str | optuna.storages.BaseStorage | Non
 
     def worker() -> None:
         while True:
+            retry_dead_workers_trials(study, max_retry)
             if heartbeat:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -552,19 +614,32 @@ def table1(study: optuna.Study, top: int = 10, states: Iterable[TrialState] = (T
                                                                                   TrialState.PRUNED)):
     """Paper Table 1's columns (five weights, PSNR, MAE %) for the ``top`` trials, best PSNR first.
 
+    ``trial`` counts the weight draws (``draw_slot``): a retry of a killed trial shows the killed trial's draw and
+    the trials after it their own, so a resumed search's table reads as an uninterrupted one's (where ``trial``
+    is the Optuna trial number); ``number`` is the Optuna number, ``retry_of`` the trial a retry replaces.
+
     Pruned trials show the last validation PSNR/MAE they reached and sort after completed ones.
     """
     import pandas as pd
 
     wanted = tuple(states)
+    trials = study.get_trials(deepcopy=False)
+    slot, drawn = {}, 0
+    for t in sorted(trials, key=lambda t: t.number):  # the draw slot of each trial (a retry: its origin's)
+        if "failed_trial" not in t.system_attrs and not t.user_attrs.get("over_budget"):
+            slot[t.number], drawn = drawn, drawn + 1
     rows = []
-    for t in study.get_trials(deepcopy=False, states=wanted):
+    for t in trials:
+        if t.state not in wanted:
+            continue
         row = {label: t.params.get(name, float("nan")) for name, label in SEARCHED_WEIGHTS.items()}
         psnr = t.value if t.value is not None else t.user_attrs.get("psnr", float("nan"))
+        origin = retried_from(t)  # a retry stands for the trial it replaces: same weights, same run folder
         row.update(PSNR=psnr, MAE=t.user_attrs.get("mae", float("nan")), state=t.state.name,
-                   trial=t.number, iteration=t.user_attrs.get("iteration"), retry_of=retried_from(t))
+                   trial=slot.get(t.number if origin is None else origin, t.number),
+                   iteration=t.user_attrs.get("iteration"), retry_of=origin, number=t.number)
         rows.append(row)
-    columns = [*SEARCHED_WEIGHTS.values(), "PSNR", "MAE", "state", "trial", "iteration", "retry_of"]
+    columns = [*SEARCHED_WEIGHTS.values(), "PSNR", "MAE", "state", "trial", "iteration", "retry_of", "number"]
     df = pd.DataFrame(rows, columns=columns)
     if df.empty:
         return df
