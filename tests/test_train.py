@@ -87,6 +87,18 @@ def test_resume_is_bitwise_identical(runs):
     assert torch.equal(a["rng"]["torch"], b["rng"]["torch"])
 
 
+def test_history_records_every_session_and_total_seconds_sum_them(runs):
+    """Issue 19: run.json is the latest session; history.jsonl keeps every (re)start and end, append-only, and
+    summary.json's total_seconds covers all sessions (seconds: the last one only)."""
+    root, straight, first, resumed = runs
+    events = [json.loads(line) for line in (root / "b" / "history.jsonl").read_text().splitlines()]
+    assert [e["event"] for e in events] == ["start", "stop", "resume", "finish"]
+    assert events[2]["from_iteration"] == 4 and events[3]["iteration"] == 6
+    assert all(e["config_hash"] == straight.config_hash for e in events if "config_hash" in e)
+    assert resumed.total_seconds == pytest.approx(first.seconds + resumed.seconds)
+    assert straight.total_seconds == straight.seconds > 0
+
+
 def test_resumed_logs_cover_every_iteration_once(runs):
     root = runs[0]
     log = read_log(root / "b")

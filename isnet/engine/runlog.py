@@ -56,8 +56,9 @@ class RunSummary:
     best_checkpoint: str | None
     best_psnr: float | None
     val: dict[str, float] = field(default_factory=dict)
-    seconds: float = 0.0
+    seconds: float = 0.0              # this training session only
     iterations_per_second: float = 0.0
+    total_seconds: float = 0.0        # every session of the run (history.jsonl), the figure a cost table wants
     world_size: int = 1
     device: str = "cpu"
     weights: dict[str, str] = field(default_factory=dict)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import signal
 import sys
 import time
@@ -135,8 +136,29 @@ class _Run:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             (self.run_dir / "samples").mkdir(exist_ok=True)
             save_config(self.cfg, self.run_dir / "config.yaml")
-            atomic_write_text(self.run_dir / "run.json", json.dumps(self._provenance(), indent=1))
+            provenance = self._provenance()
+            atomic_write_text(self.run_dir / "run.json", json.dumps(provenance, indent=1))  # the latest session
+            self._history({"event": "resume" if found is not None else "start",
+                           "from_iteration": int(found[1]["iteration"]) if found is not None else 0, **provenance})
         return found
+
+    def _history(self, record: dict[str, Any]) -> None:
+        """Append one line to ``history.jsonl``: every (re)start and end of the run, never rewritten."""
+        line = json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **record}, default=str)
+        with open(self.run_dir / "history.jsonl", "a", encoding="utf-8") as f:
+            f.write(line + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def _earlier_seconds(self) -> float:
+        """Training seconds of the run's earlier sessions (0 for a fresh start)."""
+        if self.resumed_from is None:
+            return 0.0
+        try:
+            prev = json.loads((self.run_dir / "summary.json").read_text())
+        except (OSError, ValueError):
+            return 0.0
+        return float(prev.get("total_seconds") or prev.get("seconds") or 0.0)
 
     def _provenance(self) -> dict[str, Any]:
         import platform
@@ -285,6 +307,7 @@ class _Run:
             best_checkpoint=str(best_path) if best_path.exists() else None,
             best_psnr=self.best.get("psnr"), val=dict(self.val), seconds=seconds,
             iterations_per_second=(iteration - start) / seconds if seconds > 0 else 0.0,
+            total_seconds=self._earlier_seconds() + seconds,
             world_size=self.dist.world, device=str(self.device), weights=weights)
         rank_dir = self.run_dir / "ranks"
         rank_dir.mkdir(parents=True, exist_ok=True)
@@ -292,6 +315,8 @@ class _Run:
                           json.dumps({"rank": self.dist.rank, "iteration": iteration, **weights}))
         if self.dist.main:
             atomic_write_text(self.run_dir / "summary.json", json.dumps(summary.to_dict(), indent=1, default=str))
+            self._history({"event": "stop" if stopped else "finish", "iteration": iteration,
+                           "seconds": round(seconds, 3), "total_seconds": round(summary.total_seconds, 3)})
         return summary
 
 
