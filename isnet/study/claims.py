@@ -1,12 +1,15 @@
-"""The paper's claims tested on per-pair results: paired bootstrap comparisons, sanity gates and a verdict per claim."""
+"""The paper's claims tested on per-pair results: the seed × photo-group interval of each comparison, sanity gates
+and a verdict per claim (the interval: ``isnet.study.statistics``, ``docs/statistics.md``)."""
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
+from ..data.photos import read_manifest
 from ..method.metrics import paired_bootstrap
 from .columns import DECIMALS, _method_column, display
 from .experiments import MEAN_FILL
@@ -17,12 +20,14 @@ from .paper import (
     Comparison,
     paper_value,
 )
+from .statistics import Interval, seed_group_interval
 
 VERDICTS = ("reproduced", "not reproduced", "inconclusive", "not tested at this scale")
 
 
 def _paired_rows(results: pd.DataFrame, comp: Comparison) -> pd.DataFrame:
-    """Rows of a and b joined on (pair_id, seed): columns pair_id, seed, a, b. A single-seed side is shared."""
+    """Rows of a and b joined on (pair_id, seed): columns pair_id, seed, a, b (and the pair's ``group`` /
+    ``image_id`` where the rows have them, for the photo-group clustering). A single-seed side is shared."""
     df = _method_column(results)
     need = ["method", "pair_id", comp.metric] + (["bucket"] if comp.bucket is not None else [])
     missing = [c for c in need if c not in df.columns]
@@ -31,17 +36,19 @@ def _paired_rows(results: pd.DataFrame, comp: Comparison) -> pd.DataFrame:
     if comp.bucket is not None:
         df = df[df["bucket"].astype(str) == comp.bucket]
     df = df.assign(seed=df["seed"] if "seed" in df.columns else 0)
+    where = [c for c in ("group", "image_id") if c in df.columns]
     sides = []
     for name in (comp.a, comp.b):
-        side = df.loc[df["method"] == name, ["pair_id", "seed", comp.metric]]
+        side = df.loc[df["method"] == name, ["pair_id", "seed", comp.metric] + where]
         dup = side.duplicated(["pair_id", "seed"])
         if dup.any():
             raise ValueError(f"method {name!r} has {int(dup.sum())} duplicate (pair_id, seed) rows; "
                              "each evaluation pair must appear once per seed")
         sides.append(side)
     a, b = sides
+    b = b.drop(columns=where)
     if a.empty or b.empty:
-        return pd.DataFrame(columns=["pair_id", "seed", "a", "b"])
+        return pd.DataFrame(columns=["pair_id", "seed", "a", "b", *where])
     sa, sb = a["seed"].nunique(), b["seed"].nunique()
     if sa == 1 and sb > 1:  # e.g. a deterministic classical method scored once
         a = a.drop(columns="seed").merge(b[["pair_id", "seed"]], on="pair_id")
@@ -50,7 +57,8 @@ def _paired_rows(results: pd.DataFrame, comp: Comparison) -> pd.DataFrame:
     elif sa == 1 and sb == 1:
         b = b.assign(seed=a["seed"].iloc[0])
     merged = a.merge(b, on=["pair_id", "seed"], suffixes=("_a", "_b"))
-    return merged.rename(columns={f"{comp.metric}_a": "a", f"{comp.metric}_b": "b"})[["pair_id", "seed", "a", "b"]]
+    return merged.rename(columns={f"{comp.metric}_a": "a", f"{comp.metric}_b": "b"})[
+        ["pair_id", "seed", "a", "b", *where]]
 
 
 def _bootstrap(a: np.ndarray, b: np.ndarray, n_boot: int, seed: int) -> dict[str, float]:
@@ -76,29 +84,6 @@ def paired_gain(per_pair: pd.DataFrame, base: str, variants: Mapping[Any, str], 
     return pd.DataFrame(rows)
 
 
-def seed_pair_bootstrap(diff: np.ndarray, n_boot: int = 2000, seed: int = 0, chunk: int = 200) -> tuple[float, float]:
-    """95 % percentile CI of the mean of a seeds × pairs matrix of paired differences, resampling seeds *and*
-    pairs (a two-level bootstrap of the crossed design: every seed is scored on the same pairs). With one seed
-    it is the paired bootstrap over pairs; with several it widens by the spread between training seeds, which
-    a pairs-only bootstrap of seed-averaged differences ignores. NaN cells (a seed without that pair) are
-    skipped."""
-    d = np.asarray(diff, dtype=np.float64)
-    if d.ndim != 2 or d.size == 0:
-        raise ValueError(f"expected a seeds × pairs matrix of differences, got shape {d.shape}")
-    n_seeds, n_pairs = d.shape
-    rng = np.random.default_rng(seed)
-    stats = []
-    for start in range(0, n_boot, chunk):
-        m = min(chunk, n_boot - start)
-        pj = rng.integers(0, n_pairs, size=(m, n_pairs))
-        per_seed = np.nanmean(d[:, pj], axis=-1)              # seeds × m: each seed's mean over resampled pairs
-        si = rng.integers(0, n_seeds, size=(m, n_seeds))
-        stats.append(np.nanmean(per_seed[si, np.arange(m)[:, None]], axis=1))
-    boot = np.concatenate(stats)
-    lo, hi = np.nanpercentile(boot, [2.5, 97.5])
-    return float(lo), float(hi)
-
-
 # Methods that are not trained (no seeds, no sanity gate) and the trivial floor every trained model must beat.
 UNTRAINED = ("telea", "ns", "biharmonic", "patchmatch", "mean-fill")
 
@@ -115,60 +100,83 @@ MIN_N_FOR_CI = 5       # fewer values: no CI is shown in the compact tables
 NOT_TESTED = "not tested at this scale"
 
 
-def _seed_agreement(kind: str, values: Iterable[float], margin: float) -> bool:
-    """Do the seeds' own point estimates land on the same side of the claim's threshold?"""
-    sides = set()
-    for v in values:
-        if not np.isfinite(v):
-            continue
-        if kind == "better":
-            if v != 0:
-                sides.add(v > 0)
-        elif kind == "not_worse":
-            sides.add(v > -margin)
-        else:
-            sides.add(abs(v) < margin)
-    return len(sides) <= 1
+MIN_SEEDS = 3          # fewest training seeds of a trained method for a verdict: the interval's coverage is
+                       # shown at 3 and 5 seeds (docs/statistics.md); a profile may ask for more (min_seeds)
 
 
-def compare(results: pd.DataFrame, comp: Comparison, n_boot: int = 2000, seed: int = 0,
-            min_pairs: int = 0, min_seeds: int = 1) -> dict[str, Any]:
-    """Run one comparison: the oriented mean difference (positive = ``a`` better), its 95 % CIs, per-seed mean
-    differences, and a status in {"supports", "contradicts", "inconclusive", "not tested"}.
 
-    Two intervals: ``ci95_low/high`` resample evaluation pairs with seeds averaged per pair (the paired
-    bootstrap); ``ci95_low_seeds/high_seeds`` resample training seeds and pairs (:func:`seed_pair_bootstrap`).
-    The status uses the seed-aware one. When the seeds' own estimates land on different sides of the claim's
-    threshold, any status ("supports" or "contradicts") becomes "inconclusive". PRA is judged only where it
-    ran more than one pass on average (the ``passes`` column): elsewhere it is the one-shot model by
+@lru_cache(maxsize=4)
+def _photo_groups(path: str | None = None) -> dict[str, str]:
+    try:
+        return read_manifest(path).set_index("id")["group"].astype(str).to_dict()
+    except FileNotFoundError:
+        return {}
+
+
+def pair_groups(rows: pd.DataFrame) -> pd.Series:
+    """The photo group of each evaluation pair (indexed by ``pair_id``): a ``group`` column if the rows have one,
+    else the near-duplicate group of the pair's ``image_id`` in the photo manifest (an image not in it, e.g. an
+    embedded sample, is its own group), else the pair itself."""
+    df = rows.drop_duplicates("pair_id").set_index("pair_id")
+    if "group" in df.columns:
+        return df["group"].astype(str)
+    if "image_id" in df.columns:
+        groups = _photo_groups()
+        return df["image_id"].astype(str).map(lambda i: groups.get(i, i))
+    return pd.Series(df.index.astype(str), index=df.index)
+
+
+def paired_effect(rows: pd.DataFrame, sign: float, trained: bool) -> Interval | None:
+    """The :class:`~isnet.study.statistics.Interval` of ``sign · (a − b)`` from rows (pair_id, seed, a, b[, group,
+    image_id]): a seeds × pairs matrix over the pairs every seed was scored on, clustered by photo group. None
+    when no pair is left."""
+    d = (rows.assign(d=sign * (rows["a"] - rows["b"]))
+         .pivot_table(index="seed", columns="pair_id", values="d", aggfunc="mean").dropna(axis=1))
+    if d.shape[1] == 0:
+        return None
+    groups = pair_groups(rows).loc[d.columns].to_numpy()
+    return seed_group_interval(d.to_numpy(), groups, trained=trained, seeds=list(d.index))
+
+
+def _status(kind: str, lo: float, hi: float, m: float) -> str:
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return "inconclusive"
+    if kind == "better":
+        return "supports" if lo > 0 else "contradicts" if hi < 0 else "inconclusive"
+    if kind == "not_worse":
+        return "supports" if lo > -m else "contradicts" if hi < -m else "inconclusive"
+    return "supports" if (-m < lo and hi < m) else "contradicts" if (lo > m or hi < -m) else "inconclusive"
+
+
+def compare(results: pd.DataFrame, comp: Comparison, min_pairs: int = 0, min_seeds: int = 1) -> dict[str, Any]:
+    """Run one comparison: the oriented effect (positive = ``a`` better) — the mean over training seeds of each
+    seed's mean paired difference —, its 95 % interval (seed spread and photo-group-clustered test noise,
+    :func:`isnet.study.statistics.seed_group_interval`), the per-seed values, and a status in {"supports",
+    "contradicts", "inconclusive", "not tested"}.
+
+    The status is read off the interval alone (the seeds' own values are shown, not voted). PRA is judged only
+    where it ran more than one pass on average (the ``passes`` column): elsewhere it is the one-shot model by
     construction, and the comparison is "not tested"; so is one with a method that has no rows at all (a row the
-    profile does not train). Fewer than ``min_pairs`` pairs or ``min_seeds`` seeds of
-    a trained method: "not tested".
+    profile does not train). Fewer than ``min_pairs`` pairs, or fewer than ``max(min_seeds, MIN_SEEDS)`` seeds of a
+    trained method: "not tested" (the effect and per-seed values are still reported).
     """
     if comp.kind not in ("better", "not_worse", "equal"):
         raise ValueError(f"comparison kind must be better, not_worse or equal; got {comp.kind!r}")
-    rows = _paired_rows(results, comp)
     sign = 1.0 if HIGHER_IS_BETTER.get(comp.metric, True) else -1.0
-    out: dict[str, Any] = {"comparison": comp, "n_pairs": 0, "n_seeds": 0, "mean_diff": math.nan,
-                           "ci95_low": math.nan, "ci95_high": math.nan, "ci95_low_seeds": math.nan,
-                           "ci95_high_seeds": math.nan, "per_seed": {}, "status": "inconclusive"}
+    out: dict[str, Any] = {"comparison": comp, "n_pairs": 0, "n_seeds": 0, "groups": 0, "mean_diff": math.nan,
+                           "ci95_low": math.nan, "ci95_high": math.nan, "per_seed": {}, "status": "inconclusive"}
     absent = [m for m in (comp.a, comp.b) if m not in set(_method_column(results)["method"])]
     if absent:  # a row the profile does not train (StudyProfile.methods): the comparison is not made here
         out["status"], out["why"] = "not tested", f"{' and '.join(absent)} not run at this scale"
         return out
-    if rows.empty:
+    rows = _paired_rows(results, comp)
+    trained = [m for m in (comp.a, comp.b) if m.removesuffix("-pra") not in UNTRAINED]
+    found = paired_effect(rows, sign, bool(trained)) if len(rows) else None
+    if found is None:
         out["why"] = "no paired rows"
         return out
-    per_pair = rows.groupby("pair_id")[["a", "b"]].mean()
-    boot = _bootstrap(per_pair["a"].to_numpy(), per_pair["b"].to_numpy(), n_boot, seed)
-    lo, hi = sorted((sign * boot["ci95_low"], sign * boot["ci95_high"]))
-    diff = sign * boot["mean_diff"]
-    per_seed = {s: sign * float((g["a"] - g["b"]).mean()) for s, g in rows.groupby("seed")}
-    matrix = sign * (rows.assign(d=rows["a"] - rows["b"]).pivot_table(index="seed", columns="pair_id", values="d",
-                                                                       aggfunc="mean").to_numpy())
-    slo, shi = seed_pair_bootstrap(matrix, n_boot=n_boot, seed=seed)
-    out.update(n_pairs=len(per_pair), n_seeds=len(per_seed), mean_diff=diff, ci95_low=lo, ci95_high=hi,
-               ci95_low_seeds=slo, ci95_high_seeds=shi, per_seed=per_seed)
+    out.update(n_pairs=found.n_pairs, n_seeds=found.n_seeds, groups=found.groups, mean_diff=found.effect,
+               ci95_low=found.low, ci95_high=found.high, per_seed=found.per_seed, interval=found)
     pra = [m for m in (comp.a, comp.b) if m.endswith("-pra")]
     if pra and "passes" in results.columns:
         df = _method_column(results)
@@ -181,27 +189,14 @@ def compare(results: pd.DataFrame, comp: Comparison, n_boot: int = 2000, seed: i
             out["status"], out["why"] = "not tested", (f"PRA ran {passes:.2f} passes on average here: it is the "
                                                        "one-shot model by construction")
             return out
-    trained = [m for m in (comp.a, comp.b) if m not in UNTRAINED]
-    if len(per_pair) < min_pairs:
-        out["status"], out["why"] = "not tested", f"{len(per_pair)} pairs < {min_pairs}"
+    need_seeds = max(min_seeds, MIN_SEEDS)
+    if found.n_pairs < min_pairs:
+        out["status"], out["why"] = "not tested", f"{found.n_pairs} pairs < {min_pairs}"
         return out
-    if trained and len(per_seed) < min_seeds:
-        out["status"], out["why"] = "not tested", f"{len(per_seed)} seed(s) < {min_seeds}"
+    if trained and found.n_seeds < need_seeds:
+        out["status"], out["why"] = "not tested", f"{found.n_seeds} seed(s) < {need_seeds}"
         return out
-    lo_v, hi_v = (slo, shi) if len(per_seed) > 1 else (lo, hi)
-    m = comp.margin
-    if not (np.isfinite(lo_v) and np.isfinite(hi_v)):
-        status = "inconclusive"
-    elif comp.kind == "better":
-        status = "supports" if lo_v > 0 else "contradicts" if hi_v < 0 else "inconclusive"
-    elif comp.kind == "not_worse":
-        status = "supports" if lo_v > -m else "contradicts" if hi_v < -m else "inconclusive"
-    else:
-        status = "supports" if (-m < lo_v and hi_v < m) else "contradicts" if (lo_v > m or hi_v < -m) else "inconclusive"
-    if len(per_seed) > 1 and not _seed_agreement(comp.kind, per_seed.values(), m):
-        out["why"] = "seeds disagree in sign" + (f" (would be {status})" if status != "inconclusive" else "")
-        status = "inconclusive"
-    out["status"] = status
+    out["status"] = _status(comp.kind, found.low, found.high, comp.margin)
     return out
 
 
@@ -241,19 +236,43 @@ def sanity_gates(results: pd.DataFrame, methods: Iterable[str], spread_min: floa
     return problems
 
 
-def _evidence(res: dict[str, Any], table: int) -> str:
-    c: Comparison = res["comparison"]
-    where = f" [{c.bucket}]" if c.bucket else ""
+def comparison_label(c: Comparison) -> str:
+    """A comparison in a few words: ``isnet-eq5-pra ≈ isnet-eq5, 20-30 % PSNR``."""
     kind = {"better": ">", "not_worse": "≥", "equal": "≈"}[c.kind]
-    head = f"{c.a} {kind} {c.b}{where} {display(c.metric)}"
+    where = f", {c.bucket} %" if c.bucket else ""
+    return f"{c.a} {kind} {c.b}{where} {display(c.metric)}"
+
+
+def _num(v: float, d: int) -> str:
+    return "—" if v is None or not np.isfinite(v) else f"{v:+.{d}f}"
+
+
+def short_cells(res: Mapping[str, Any]) -> dict[str, str]:
+    """The short columns of a comparison: effect, 95 % interval, seeds (with each seed's value)."""
+    d = DECIMALS.get(res["comparison"].metric, 3)
+    per_seed = res.get("per_seed") or {}
+    return {"effect": _num(res["mean_diff"], d),
+            "interval": (f"[{_num(res['ci95_low'], d)}, {_num(res['ci95_high'], d)}]"
+                         if np.isfinite(res["ci95_low"]) else "—"),
+            "seeds": (f"{len(per_seed)} (" + ", ".join(_num(v, d) for v in per_seed.values()) + ")"
+                      if per_seed else "0")}
+
+
+def _evidence(res: dict[str, Any], table: int) -> str:
+    """The long form of one comparison, for the CSV: numbers, interval parts, per-seed values, paper, status."""
+    c: Comparison = res["comparison"]
+    head = comparison_label(c)
     if res["n_pairs"] == 0:
         return f"{head}: {res.get('why', 'no data')} → {res['status']}"
     d = DECIMALS.get(c.metric, 3) + 1
-    text = (f"{head}: {res['mean_diff']:+.{d}f} [{res['ci95_low']:+.{d}f}, {res['ci95_high']:+.{d}f}], "
-            f"n={res['n_pairs']} pairs, {res['n_seeds']} seed(s)")
-    if res["n_seeds"] > 1:
-        text += (f"; over seeds and pairs [{res['ci95_low_seeds']:+.{d}f}, {res['ci95_high_seeds']:+.{d}f}]"
-                 " (per seed " + "/".join(f"{v:+.{d}f}" for v in res["per_seed"].values()) + ")")
+    text = (f"{head}: {res['mean_diff']:+.{d}f} [{_num(res['ci95_low'], d)}, {_num(res['ci95_high'], d)}] "
+            f"(95 %, seed spread and photo-group test noise), {res['n_pairs']} pairs from {res['groups']} photo "
+            f"groups, {res['n_seeds']} seed(s) (per seed "
+            + "/".join(f"{v:+.{d}f}" for v in res["per_seed"].values()) + ")")
+    iv = res.get("interval")
+    if iv is not None and np.isfinite(iv.var_test):
+        text += (f", SE {math.sqrt(iv.var_test):.{d}f} from the test pairs"
+                 + (f" and {math.sqrt(iv.var_seeds):.{d}f} from the seeds" if np.isfinite(iv.var_seeds) else ""))
     if res.get("pra_passes") is not None:
         text += f", PRA {res['pra_passes']:.2f} passes"
     if c.margin:
@@ -266,50 +285,91 @@ def _evidence(res: dict[str, Any], table: int) -> str:
     return text + f" → {res['status']}" + (f" ({res['why']})" if res.get("why") else "")
 
 
-def claim_verdicts(results: Mapping[str, pd.DataFrame], claims: Iterable[Claim] | None = None,
-                   n_boot: int = 2000, seed: int = 0, resolves: Iterable[str] | None = None,
-                   min_pairs: int = MIN_PAIRS, min_seeds: int = 1, spread_min: float = SPREAD_MIN) -> pd.DataFrame:
-    """Verdict per claim of isnet.paper.CLAIMS from per-pair results (see the module docstring).
+VERDICT_COLUMNS = ["claim", "sentence", "verdict", "effect", "interval", "seeds", "why", "evidence", "where", "table",
+                   "results", "text"]
+COMPARISON_COLUMNS = ["claim", "comparison", "effect", "interval", "seeds", "status", "why", "mean_diff", "ci95_low",
+                      "ci95_high", "n_seeds", "n_pairs", "groups", "var_seeds", "var_test", "paper"]
+
+
+def _joined(found: list[dict[str, Any]], key: str) -> str:
+    """One short cell for a claim: the comparison's value, or each comparison's, labelled by bucket (or pair)."""
+    cells = [short_cells(r)[key] for r in found]
+    if len(found) == 1:
+        return cells[0]
+    labels = [r["comparison"].bucket or f"{r['comparison'].a} vs {r['comparison'].b}" for r in found]
+    return "; ".join(f"{lab}: {cell}" for lab, cell in zip(labels, cells))
+
+
+def judge(results: Mapping[str, pd.DataFrame], claims: Iterable[Claim] | None = None,
+          resolves: Iterable[str] | None = None, min_pairs: int = MIN_PAIRS, min_seeds: int = MIN_SEEDS,
+          spread_min: float = SPREAD_MIN) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(verdict per claim, one row per comparison) of isnet.paper.CLAIMS from per-pair results.
 
     ``results`` maps a claim's ``results`` name ("table5", "table7", ...) to per-pair rows. In order:
 
     1. ``resolves`` (a profile's list of claim ids) given and the claim not in it → "not tested at this scale".
     2. Sanity gates (:func:`sanity_gates`) on every trained method of the claim; a failure → "not tested at
        this scale", with the reason.
-    3. Each comparison (:func:`compare`): too few pairs or seeds, or PRA running one pass, → not tested.
-    4. Of the comparisons tested: "not reproduced" when any CI excludes the claim (the seed-aware CI; for "≈"
-       claims, outside the margin), "reproduced" when every one supports it, "inconclusive" otherwise
-       (including seeds that disagree in sign, and missing results). None tested → "not tested at this scale".
+    3. Each comparison (:func:`compare`): too few pairs or seeds (fewer than ``max(min_seeds, MIN_SEEDS)``), or
+       PRA running one pass, → not tested.
+    4. Of the comparisons tested: "not reproduced" when any interval excludes the claim (for "≈" claims, lies
+       outside the margin), "reproduced" when every one supports it, "inconclusive" otherwise. None tested →
+       "not tested at this scale".
 
-    Returns columns claim, verdict, evidence, table, results, text.
+    The verdicts carry the paper's ``sentence`` beside each claim id, short ``effect`` / ``interval`` / ``seeds``
+    cells, ``why`` (the reason a claim was not tested) and the long ``evidence`` (for the CSV only).
     """
     allowed = None if resolves is None else set(resolves)
-    rows = []
+    rows, comps = [], []
     for cl in (CLAIMS if claims is None else claims):
         df = results.get(cl.results)
-        base = dict(table=cl.table, results=cl.results, text=cl.text)
+        base = dict(claim=cl.id, sentence=cl.sentence, where=cl.where, table=cl.table, results=cl.results,
+                    text=cl.text, effect="—", interval="—", seeds="—")
         if df is None:
-            rows.append(dict(claim=cl.id, verdict="inconclusive", evidence=f"not run: no results[{cl.results!r}]",
-                             **base))
+            rows.append(dict(base, verdict="inconclusive", why=f"no results[{cl.results!r}]",
+                             evidence=f"not run: no results[{cl.results!r}]"))
             continue
         if allowed is not None and cl.id not in allowed:
-            rows.append(dict(claim=cl.id, verdict=NOT_TESTED, evidence="this profile's measured seed noise cannot "
-                             "resolve the claim (not in its list of resolvable claims)", **base))
+            rows.append(dict(base, verdict=NOT_TESTED, why="not resolvable at this profile's scale",
+                             evidence="this profile's measured seed noise cannot resolve the claim (not in its list "
+                                      "of resolvable claims)"))
             continue
         methods = [m for comp in cl.comparisons for m in (comp.a, comp.b)]
         gates = sanity_gates(df, [m.removesuffix("-pra") for m in methods], spread_min=spread_min)
-        found = [compare(df, comp, n_boot=n_boot, seed=seed, min_pairs=min_pairs, min_seeds=min_seeds)
-                 for comp in cl.comparisons]
+        found = [compare(df, comp, min_pairs=min_pairs, min_seeds=min_seeds) for comp in cl.comparisons]
         evidence = "; ".join(_evidence(r, cl.table) for r in found)
+        for r in found:
+            c = r["comparison"]
+            pa, pb = paper_value(cl.table, c.a, c.metric, c.bucket), paper_value(cl.table, c.b, c.metric, c.bucket)
+            sign = 1.0 if HIGHER_IS_BETTER.get(c.metric, True) else -1.0
+            iv = r.get("interval")
+            comps.append(dict(claim=cl.id, comparison=comparison_label(c), **short_cells(r), status=r["status"],
+                              why=r.get("why", ""), mean_diff=r["mean_diff"], ci95_low=r["ci95_low"],
+                              ci95_high=r["ci95_high"], n_seeds=r["n_seeds"], n_pairs=r["n_pairs"],
+                              groups=r["groups"], var_seeds=iv.var_seeds if iv else math.nan,
+                              var_test=iv.var_test if iv else math.nan,
+                              paper=sign * (pa - pb) if pa is not None and pb is not None else math.nan))
+        shown = [r for r in found if r["n_pairs"]]
+        cells = dict(effect=_joined(shown, "effect"), interval=_joined(shown, "interval"),
+                     seeds=str(max(r["n_seeds"] for r in shown))) if shown else {}
         if gates:
-            rows.append(dict(claim=cl.id, verdict=NOT_TESTED, evidence="sanity gate: " + "; ".join(gates)
-                             + ". Measured anyway: " + evidence, **base))
+            rows.append(dict(base, **cells, verdict=NOT_TESTED, why="sanity gate: " + "; ".join(gates),
+                             evidence="sanity gate: " + "; ".join(gates) + ". Measured anyway: " + evidence))
             continue
         statuses = [r["status"] for r in found if r["status"] != "not tested"]
         verdict = (NOT_TESTED if not statuses else "not reproduced" if "contradicts" in statuses
                    else "reproduced" if all(s == "supports" for s in statuses) else "inconclusive")
-        rows.append(dict(claim=cl.id, verdict=verdict, evidence=evidence, **base))
-    return pd.DataFrame(rows, columns=["claim", "verdict", "evidence", "table", "results", "text"])
+        why = "; ".join(dict.fromkeys(r["why"] for r in found if r.get("why") and r["status"] == "not tested"))
+        rows.append(dict(base, **cells, verdict=verdict, why=why, evidence=evidence))
+    return (pd.DataFrame(rows, columns=VERDICT_COLUMNS), pd.DataFrame(comps, columns=COMPARISON_COLUMNS))
+
+
+def claim_verdicts(results: Mapping[str, pd.DataFrame], claims: Iterable[Claim] | None = None,
+                   resolves: Iterable[str] | None = None, min_pairs: int = MIN_PAIRS, min_seeds: int = MIN_SEEDS,
+                   spread_min: float = SPREAD_MIN) -> pd.DataFrame:
+    """The verdict per claim of :func:`judge` (its first table)."""
+    return judge(results, claims, resolves=resolves, min_pairs=min_pairs, min_seeds=min_seeds,
+                 spread_min=spread_min)[0]
 
 
 def first_wins(points: pd.DataFrame, baseline: str = "telea") -> pd.DataFrame:

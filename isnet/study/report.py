@@ -40,6 +40,7 @@ from ..io import atomic_write_text, refuse_overwrite
 from .claims import (
     MIN_N_FOR_CI,
     MIN_PAIRS,
+    MIN_SEEDS,
     NOT_TESTED,
     SPREAD_MIN,
     UNTRAINED,
@@ -47,10 +48,11 @@ from .claims import (
     _bootstrap,
     claim_verdicts,
     compare,
+    judge,
     paired_gain,
     sanity_gates,
-    seed_pair_bootstrap,
 )
+from .extensions import extensions
 from .columns import (
     DECIMALS,
     DISPLAY,
@@ -62,7 +64,9 @@ from .columns import (
     summarise,
 )
 from .paper import (
+    CLAIMS,
     KEYS,
+    TABLE_SOURCES,
     MEASURES,
     OURS_COLUMNS,
     PAPER_METRICS,
@@ -372,4 +376,221 @@ def coverage(report_tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["table", "kind", "item", "present", "report"])
 
 
-__all__ = ["COVERED_TABLES", "DECIMALS", "DISPLAY", "LABEL_KEYS", "MIN_N_FOR_CI", "MIN_PAIRS", "NOT_RUN", "NOT_TESTED", "SPREAD_MIN", "UNTRAINED", "VERDICTS", "_bootstrap", "_fmt", "bucket_metric_plot", "caption", "check_label", "claim_verdicts", "compact_markdown", "compact_table", "compare", "coverage", "display", "masked_input", "mean_pm", "ours_column", "paired_gain", "paper_column", "pra_strip", "sample_grid", "sanity_gates", "seed_pair_bootstrap", "side_by_side", "summarise", "tidy_search_figure", "to_markdown", "training_curves", "write_table"]
+# ----------------------------------------------------------------------------------------- the report's story
+def table_caption(number: int) -> str:
+    """What the paper measured in its Table ``number`` (``isnet.study.paper.TABLE_SOURCES``), as one caption."""
+    src = TABLE_SOURCES[number]
+    data = src.dataset or "data not stated"
+    samples = f"{src.n_samples:,} test samples" if src.n_samples else "number of test samples not stated"
+    hardware = f", {src.hardware}" if src.hardware else ""
+    note = f" ({src.note})" if src.note else ""
+    return f"**Table {number} — {src.title}.** The paper measured this on {data}, {samples}{hardware}{note}."
+
+
+def paper_rows_only(table: pd.DataFrame) -> pd.DataFrame:
+    """A side-by-side table without the rows of methods the paper never ran (classical methods, the mean-colour
+    fill: ``claims.UNTRAINED`` not in the paper's table): they belong to the Extensions, not beside the paper's
+    numbers. Our other rows (e.g. search trials) stay."""
+    number = table.attrs.get("paper_table")
+    if "method" not in table.columns:
+        return table
+    theirs = set(paper_table(number)["method"].astype(str)) if number is not None else set()
+    keep = ~table["method"].astype(str).isin(set(UNTRAINED) - theirs)
+    out = table[keep].reset_index(drop=True)
+    out.attrs.update(table.attrs)
+    return out
+
+
+def _claim(claim_id: str):
+    return next((c for c in CLAIMS if c.id == claim_id), None)
+
+
+def claim_line(claim_id: str, sentence: str | None = None, where: str | None = None) -> str:
+    """A claim id with the paper's sentence beside it: ``**T5-pra-large** — “…” (Section IV-B, …)``; a close
+    paraphrase is marked as one."""
+    cl = _claim(claim_id)
+    sentence = sentence if sentence is not None else (cl.sentence if cl else "")
+    where = where if where is not None else (cl.where if cl else "")
+    verbatim = cl.verbatim if cl else True
+    said = f"“{sentence}”" if verbatim else f"{sentence} (paraphrase)"
+    return f"**{claim_id}** — {said}" + (f" ({where})" if where else "")
+
+
+def claims_overview(verdicts: pd.DataFrame) -> pd.DataFrame:
+    """The short claims table: the claim with its sentence, the verdict, effect, 95 % interval and seeds."""
+    return pd.DataFrame({"claim (the paper says)": [claim_line(r.claim, r.sentence, r.where)
+                                                    for r in verdicts.itertuples()],
+                         "verdict": [f"**{v}**" for v in verdicts["verdict"]],
+                         "effect (dB)": verdicts["effect"], "95 % interval": verdicts["interval"],
+                         "seeds": verdicts["seeds"]})
+
+
+def claim_markdown(verdicts: pd.DataFrame, comparisons: pd.DataFrame) -> str:
+    """One short block per claim: its sentence beside its id, the verdict (and why, when not tested), and the
+    comparisons that decided it in short columns (the long evidence stays in ``tables/claims.csv``)."""
+    blocks = []
+    for r in verdicts.itertuples():
+        why = f" — {r.why}" if r.why else ""
+        block = [f"{claim_line(r.claim, r.sentence, r.where)}  \nVerdict: **{r.verdict}**{why}."]
+        comp = comparisons[(comparisons["claim"] == r.claim) & (comparisons["n_pairs"] > 0)]
+        if len(comp):
+            block += ["", markdown_table(["comparison", "effect", "95 % interval", "seeds (per seed)", "status"],
+                                         comp[["comparison", "effect", "interval", "seeds", "status"]].itertuples(
+                                             index=False), cell=_fmt)]
+        blocks.append("\n".join(block))
+    return "\n\n".join(blocks) + "\n"
+
+
+def _ids(verdicts: pd.DataFrame, verdict: str) -> list[str]:
+    return list(verdicts.loc[verdicts["verdict"] == verdict, "claim"])
+
+
+def conclusion(verdicts: pd.DataFrame, profile: str, seeds: Sequence[int], min_seeds: int = MIN_SEEDS) -> str:
+    """A plain-language paragraph from the verdicts: what is reproduced, what is not, what is inconclusive, and
+    what was not tested and why (grouped by reason)."""
+    n = len(verdicts)
+    parts = [f"Of the paper's {n} claims this study checks, profile `{profile}` ({len(seeds)} training seed"
+             f"{'s' if len(seeds) != 1 else ''}) reproduces "]
+    yes, no, maybe = _ids(verdicts, "reproduced"), _ids(verdicts, "not reproduced"), _ids(verdicts, "inconclusive")
+    parts[0] += (f"{len(yes)} ({', '.join(yes)})" if yes else "none") + "; "
+    parts.append(f"{len(no)} {'is' if len(no) == 1 else 'are'} not reproduced ({', '.join(no)}): the interval "
+                 "excludes what the paper states; " if no else "none is contradicted; ")
+    if maybe:
+        parts.append(f"{len(maybe)} {'is' if len(maybe) == 1 else 'are'} inconclusive ({', '.join(maybe)}): the "
+                     "interval includes both outcomes; ")
+    untested = verdicts[verdicts["verdict"] == NOT_TESTED]
+    reasons: dict[str, list[str]] = {}
+    for r in untested.itertuples():
+        why = str(r.why or "not resolvable at this scale")
+        key = ("too few training seeds for an interval with honest coverage (a verdict needs "
+               f"≥ {max(min_seeds, MIN_SEEDS)})" if "seed(s) <" in why
+               else "PRA runs a single pass there, so it is the one-shot model by construction"
+               if "passes on average" in why
+               else "a trained model failed a sanity gate" if why.startswith("sanity gate")
+               else "the models they need are not trained at this scale" if "not run at this scale" in why
+               else "this profile cannot resolve them at its scale" if "not resolvable" in why
+               else why)
+        reasons.setdefault(key, []).append(r.claim)
+    if reasons:
+        parts.append(f"{len(untested)} {'was' if len(untested) == 1 else 'were'} not tested: " + "; ".join(
+            f"{', '.join(ids)} because {why}" for why, ids in reasons.items()) + ".")
+    else:
+        parts[-1] = parts[-1].rstrip("; ") + "."
+    return "".join(parts).replace(";.", ".")
+
+
+def training_minutes(run: str | os.PathLike) -> float | None:
+    """Minutes a run spent training, summed over all its sessions (a resumed run starts its ``seconds`` clock
+    again): the last ``seconds`` of each session in ``metrics.jsonl``. None without a log."""
+    import json
+
+    path = Path(run) / "metrics.jsonl"
+    if not path.exists():
+        return None
+    total, last = 0.0, None
+    for line in path.read_text().splitlines():
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        sec, it = row.get("seconds"), row.get("iteration")
+        if sec is None:
+            continue
+        if last is not None and (sec < last[0] or (it is not None and last[1] is not None and it <= last[1])):
+            total += last[0]  # a new session began
+        last = (float(sec), it)
+    return round((total + (last[0] if last else 0.0)) / 60, 1)
+
+
+def runs_table(study_dir: str | os.PathLike) -> pd.DataFrame:
+    """The runs index (``runs/index.csv``), one row per run folder (a run serving several tables once), with
+    the total training minutes over all its sessions. Read only: nothing under ``runs/`` is written."""
+    study_dir = Path(study_dir)
+    path = study_dir / "runs" / "index.csv"
+    cols = ["run", "methods", "seed", "status", "iterations", "final val PSNR", "training minutes (all sessions)"]
+    if not path.exists():
+        return pd.DataFrame(columns=cols)
+    index = pd.read_csv(path, dtype={"run": str})
+    rows = []
+    for run, g in index.groupby("run", sort=False):
+        first = g.iloc[0]
+        rows.append({"run": run, "methods": ", ".join(dict.fromkeys(g["method"].astype(str))),
+                     "seed": int(first["seed"]), "status": first["status"], "iterations": first["iterations"],
+                     "final val PSNR": first["final_psnr"],
+                     "training minutes (all sessions)": training_minutes(study_dir / "runs" / run)})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def own_learning_curve(wins: pd.DataFrame | None, methods: Sequence[str] | None) -> pd.DataFrame | None:
+    """The learning curve's first-win rows of the models the profile trains (``StudyProfile.methods``; all when
+    None), with missing values shown as "—"."""
+    if wins is None or wins.empty:
+        return None
+    out = wins if methods is None else wins[wins["model"].astype(str).isin(set(methods))]
+    return out.astype(object).where(out.notna(), "—").reset_index(drop=True)
+
+
+def extensions_markdown(ext: pd.DataFrame) -> str:
+    """The Extensions table in short form: one row per subset (all pairs, each bucket, each mask family), one
+    column per comparison, each cell ``effect [95 % interval]``; per-seed values and the parts stay in the CSV."""
+    if ext.empty:
+        return "No extension comparison was run at this scale.\n"
+    cell = ext.assign(cell=ext["effect"] + " " + ext["interval"])
+    wide = cell.pivot(index="subset", columns="comparison", values="cell")
+    order = list(dict.fromkeys(ext["subset"]))
+    wide = wide.loc[order, list(dict.fromkeys(ext["comparison"]))].reset_index()
+    seeds = int(ext["n_seeds"].max())
+    return (to_markdown(wide) + f"\n\nEffect in dB (positive: the model is better), 95 % interval over {seeds} "
+            "training seed(s) and the test pairs resampled by photo group (docs/statistics.md). Extensions are "
+            "our comparisons, not the paper's: they carry no verdict.\n")
+
+
+def summary_markdown(profile: Any, verdicts: pd.DataFrame, comparisons: pd.DataFrame,
+                     ext: pd.DataFrame | None = None, wins: pd.DataFrame | None = None) -> str:
+    """SUMMARY.md: the profile, how a verdict is reached, the conclusion, each paper claim with its sentence and
+    short evidence, the Extensions (per bucket and mask family) and the profile's own learning curve."""
+    p = profile
+    resolves = ("every claim (no explicit list)" if p.resolves is None
+                else ", ".join(c for c in p.resolves if _claim(c)) or "none")
+    need = max(p.min_seeds, MIN_SEEDS)
+    lines = [f"# Summary — profile `{p.name}`", "", p.description, "",
+             f"Data: {p.data_label}; feature weights: `{p.base.loss.loss_weights().backbone}`; "
+             f"seeds: {list(p.seeds)}; evaluation pairs per bucket: {p.pairs_per_bucket}.", "",
+             "## Conclusion", "", conclusion(verdicts, p.name, p.seeds, p.min_seeds), "",
+             "## The paper's claims", "",
+             f"Claims this profile can resolve: {resolves}; others are *not tested at this scale*. A verdict needs "
+             f"≥ {need} training seeds and ≥ {MIN_PAIRS} evaluation pairs, and every trained model must pass the "
+             "sanity gates (its output varies across images; it beats a mean-colour fill). The effect is the mean "
+             "over training seeds of each seed's paired difference; its 95 % interval combines the spread between "
+             "seeds with the test-pair noise resampled by photo group (docs/statistics.md). Long evidence: "
+             "`tables/claims.csv`.", "",
+             to_markdown(claims_overview(verdicts)), "", claim_markdown(verdicts, comparisons)]
+    if ext is not None:
+        lines += ["## Extensions (our comparisons, not the paper's)", "",
+                  "The paper never runs classical methods or a mean fill, so these are not claims: ISNet (Eq. 5, one "
+                  "shot) against each, over all pairs, per hole-ratio bucket and per mask family "
+                  "(`tables/extensions.csv`).", "", extensions_markdown(ext)]
+    if wins is not None and len(wins):
+        lines += ["## Learning curve", "",
+                  "`tables/learning_curve.csv`, `figures/learning_curve.png` (`isnet bench learn`): the first "
+                  "iteration whose paired 95 % interval against Telea is above 0, per seed and bucket.", "",
+                  to_markdown(wins)]
+    return "\n".join(lines) + "\n"
+
+
+def shown_psnr(rows: Mapping[str, Sequence[Any]], pairs: Sequence[str],
+               truth: str = "ground truth") -> pd.DataFrame:
+    """PSNR (dB) of each stored composite a sample figure shows against the stored ground truth beside it
+    (``Samples.sample_rows``), as per-pair scores for ``Samples.sample_figure``: the number printed under an image
+    is that image's own, whatever kernel or checkpoint made it."""
+    out = []
+    for method, images in rows.items():
+        if method in (truth, "masked input"):
+            continue
+        for pair, img, gt in zip(pairs, images, rows[truth]):
+            mse = float(np.mean((np.asarray(img, np.float64) - np.asarray(gt, np.float64)) ** 2))
+            out.append({"method": method, "pair_id": str(pair), "seed": 0,
+                        "psnr": math.inf if mse == 0 else 10 * math.log10(1.0 / mse)})
+    return pd.DataFrame(out, columns=["method", "pair_id", "seed", "psnr"])
+
+
+__all__ = ["COVERED_TABLES", "DECIMALS", "DISPLAY", "LABEL_KEYS", "MIN_N_FOR_CI", "MIN_PAIRS", "MIN_SEEDS", "NOT_RUN", "NOT_TESTED", "SPREAD_MIN", "UNTRAINED", "VERDICTS", "_bootstrap", "_fmt", "bucket_metric_plot", "caption", "check_label", "claim_line", "claim_markdown", "claim_verdicts", "claims_overview", "compact_markdown", "compact_table", "compare", "conclusion", "coverage", "display", "extensions", "extensions_markdown", "judge", "masked_input", "mean_pm", "own_learning_curve", "ours_column", "paired_gain", "paper_column", "paper_rows_only", "pra_strip", "runs_table", "sample_grid", "shown_psnr", "sanity_gates", "side_by_side", "summarise", "summary_markdown", "table_caption", "tidy_search_figure", "to_markdown", "training_curves", "training_minutes", "write_table"]
