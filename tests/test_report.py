@@ -420,22 +420,28 @@ def test_sample_grid_cell_text_and_readable_size(tmp_path):
     assert "kernel 9×9" in fig._suptitle.get_text() and fig.get_size_inches()[0] >= 8
 
 
-def test_paired_gain_is_the_paired_bootstrap_per_variant_and_bucket():
-    """PRA's gain table (``Study.pra_tables``): per kernel and bucket, the paired bootstrap of variant − base over
-    the same pairs, with the variant's mean passes."""
-    df = pairs({"base": 0.0, "v3": 0.5, "v9": -0.2}, n=12)
+def test_paired_gain_is_the_seed_and_group_interval_per_variant_and_bucket():
+    """PRA's gain table (``Study.pra_tables``): per kernel and bucket, variant − base over the same pairs with the
+    verdicts' interval (statistics.seed_group_interval: test noise clustered by photo group, plus the seed
+    spread when there are seeds), each seed's gain and the variant's mean passes."""
+    from isnet.study.statistics import seed_group_interval
+
+    df = pairs({"base": 0.0, "v3": {0: 0.5, 1: 0.7}, "v9": -0.2}, n=12, seeds=(0, 1))
+    df["group"] = df["pair_id"].str.split("/").str[1].astype(int).floordiv(3).astype(str)  # 4 photos per bucket
     df["passes"] = np.where(df["method"] == "base", 1, 3)
     out = R.paired_gain(df, "base", {3: "v3", 9: "v9"}, by="bucket", metric="psnr", name="kernel", means=("passes",))
-    assert list(out.columns) == ["kernel", "bucket", "mean passes", "n", "mean_diff", "ci95_low", "ci95_high",
-                                 "p_value"]
-    assert len(out) == 2 * df["bucket"].nunique() and set(out["n"]) == {12}
-    one = df[df.method == "base"].set_index("pair_id")
-    v3 = df[df.method == "v3"].set_index("pair_id")
-    grp = one[one.bucket == out["bucket"].iloc[0]]
-    want = paired_bootstrap(v3.loc[grp.index, "psnr"].to_numpy(), grp["psnr"].to_numpy())
+    assert list(out.columns) == ["kernel", "bucket", "mean passes", "n", "seeds", "mean_diff", "ci95_low",
+                                 "ci95_high", "per_seed"]
+    assert len(out) == 2 * df["bucket"].nunique() and set(out["n"]) == {12} and set(out["seeds"]) == {2}
+    b0 = out["bucket"].iloc[0]
+    sel = lambda m: df[(df.method == m) & (df.bucket == b0)].pivot(index="seed", columns="pair_id", values="psnr")
+    d = sel("v3") - sel("base")
+    groups = df.drop_duplicates("pair_id").set_index("pair_id").loc[d.columns, "group"].to_numpy()
+    want = seed_group_interval(d.to_numpy(), groups, trained=True)
     got = out.iloc[0]
     assert got["kernel"] == 3 and got["mean passes"] == 3
-    assert got["mean_diff"] == round(want["mean_diff"], 4) and got["ci95_low"] == round(want["ci95_low"], 4)
+    assert got["mean_diff"] == round(want.effect, 4) and got["ci95_low"] == round(want.low, 4)
+    assert got["per_seed"].count(",") == 1
     assert (out[out.kernel == 3]["mean_diff"] > 0).all() and (out[out.kernel == 9]["mean_diff"] < 0).all()
 
 

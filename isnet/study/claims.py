@@ -61,26 +61,30 @@ def _paired_rows(results: pd.DataFrame, comp: Comparison) -> pd.DataFrame:
         ["pair_id", "seed", "a", "b", *where]]
 
 
-def _bootstrap(a: np.ndarray, b: np.ndarray, n_boot: int, seed: int) -> dict[str, float]:
-    return paired_bootstrap(a, b, n_boot=n_boot, seed=seed)
-
-
 def paired_gain(per_pair: pd.DataFrame, base: str, variants: Mapping[Any, str], by: str = "bucket",
-                metric: str = "psnr", name: str = "variant", means: Iterable[str] = (), n_boot: int = 2000,
-                seed: int = 0) -> pd.DataFrame:
+                metric: str = "psnr", name: str = "variant", means: Iterable[str] = ()) -> pd.DataFrame:
     """Each variant's gain over ``base`` per ``by`` group, paired over the same evaluation pairs: one row per
     (variant key, group) with the variant key under ``name``, ``mean <column>`` of the variant for each of
-    ``means`` (e.g. PRA's passes), ``n`` and the paired bootstrap of ``metric`` (variant − base; mean_diff,
-    95 % CI, p_value), rounded to 4 decimals. ``variants`` maps a key (e.g. a PRA kernel) to a method name."""
-    one = per_pair[per_pair.method == base].set_index("pair_id")
+    ``means`` (e.g. PRA's passes), ``n``, ``seeds``, the mean gain (variant − base, over seeds), its 95 % interval
+    (seed spread and test noise clustered by photo group, ``statistics.seed_group_interval``; one seed: the test
+    part only, as for the same weights with and without PRA) and each seed's gain, rounded to 4 decimals.
+    ``variants`` maps a key (e.g. a PRA kernel) to a method name."""
+    one = per_pair[per_pair.method == base]
     rows = []
     for key, method in variants.items():
-        other = per_pair[per_pair.method == method].set_index("pair_id")
-        for group, grp in one.groupby(by):
-            d = _bootstrap(other.loc[grp.index, metric].to_numpy(), grp[metric].to_numpy(), n_boot, seed)
+        other = per_pair[per_pair.method == method]
+        both = one.merge(other, on=["pair_id", "seed"], suffixes=("_b", "_a"))
+        both = both.rename(columns={f"{metric}_a": "a", f"{metric}_b": "b", f"{by}_b": by})
+        keys = [c for c in ("image_id", "group") if f"{c}_b" in both]  # what pair_groups maps to photo groups
+        both = both.assign(**{c: both[f"{c}_b"] for c in keys})
+        for group, grp in both.groupby(by):
+            iv = paired_effect(grp[["pair_id", "seed", "a", "b", *keys]],
+                               1.0, trained=grp.seed.nunique() > 1)
             rows.append({name: key, by: group,
-                         **{f"mean {c}": round(float(other.loc[grp.index, c].mean()), 2) for c in means},
-                         "n": len(grp), **{k: round(float(v), 4) for k, v in d.items() if k != "n"}})
+                         **{f"mean {c}": round(float(grp[f"{c}_a"].mean()), 2) for c in means},
+                         "n": iv.n_pairs, "seeds": iv.n_seeds, "mean_diff": round(iv.effect, 4),
+                         "ci95_low": round(iv.low, 4), "ci95_high": round(iv.high, 4),
+                         "per_seed": ", ".join(f"{v:+.3f}" for v in iv.per_seed.values())})
     return pd.DataFrame(rows)
 
 

@@ -45,7 +45,6 @@ from .claims import (
     SPREAD_MIN,
     UNTRAINED,
     VERDICTS,
-    _bootstrap,
     claim_verdicts,
     compare,
     judge,
@@ -593,4 +592,4 @@ def shown_psnr(rows: Mapping[str, Sequence[Any]], pairs: Sequence[str],
     return pd.DataFrame(out, columns=["method", "pair_id", "seed", "psnr"])
 
 
-__all__ = ["COVERED_TABLES", "DECIMALS", "DISPLAY", "LABEL_KEYS", "MIN_N_FOR_CI", "MIN_PAIRS", "MIN_SEEDS", "NOT_RUN", "NOT_TESTED", "SPREAD_MIN", "UNTRAINED", "VERDICTS", "_bootstrap", "_fmt", "bucket_metric_plot", "caption", "check_label", "claim_line", "claim_markdown", "claim_verdicts", "claims_overview", "compact_markdown", "compact_table", "compare", "conclusion", "coverage", "display", "extensions", "extensions_markdown", "judge", "masked_input", "mean_pm", "own_learning_curve", "ours_column", "paired_gain", "paper_column", "paper_rows_only", "pra_strip", "runs_table", "sample_grid", "shown_psnr", "sanity_gates", "side_by_side", "summarise", "summary_markdown", "table_caption", "tidy_search_figure", "to_markdown", "training_curves", "training_minutes", "write_table"]
+__all__ = ["COVERED_TABLES", "DECIMALS", "DISPLAY", "LABEL_KEYS", "MIN_N_FOR_CI", "MIN_PAIRS", "MIN_SEEDS", "NOT_RUN", "NOT_TESTED", "SPREAD_MIN", "UNTRAINED", "VERDICTS", "_fmt", "bucket_metric_plot", "caption", "check_label", "claim_line", "claim_markdown", "claim_verdicts", "claims_overview", "compact_markdown", "compact_table", "compare", "conclusion", "coverage", "display", "extensions", "extensions_markdown", "judge", "masked_input", "mean_pm", "own_learning_curve", "ours_column", "paired_gain", "paper_column", "paper_rows_only", "pra_strip", "runs_table", "sample_grid", "shown_psnr", "sanity_gates", "side_by_side", "summarise", "summary_markdown", "table_caption", "tidy_search_figure", "to_markdown", "training_curves", "training_minutes", "write_table"]
