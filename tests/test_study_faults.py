@@ -231,6 +231,8 @@ def _iterations(run: Path) -> list[int]:
 
 @pytest.mark.notebooks
 def test_two_studies_on_one_results_folder_train_each_run_once_with_clean_logs(tmp_path):
+    from isnet.study import NOTEBOOKS
+
     results = tmp_path / "results"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "isnet", "study", "--profile", "smoke", "--results", str(results)]
@@ -253,9 +255,7 @@ def test_two_studies_on_one_results_folder_train_each_run_once_with_clean_logs(t
     sessions = {t["session"] for t in timings}
     assert len(sessions) == 2
     for s in sessions:  # each study's lines: its eight notebooks in order, then its own summary line
-        mine = [t for t in timings if t["session"] == s]
-        assert [t["notebook"] for t in mine] == [*__import__("isnet.study", fromlist=["NOTEBOOKS"]).NOTEBOOKS,
-                                                 "(study)"]
+        assert [t["notebook"] for t in timings if t["session"] == s] == [*NOTEBOOKS, "(study)"]
     totals = [t for t in timings if t["notebook"] == "(study)"]
     assert sum(t["runs_trained"] for t in totals) == len(finished), "a run was trained by both studies"
 
@@ -267,8 +267,7 @@ def test_two_studies_on_one_results_folder_train_each_run_once_with_clean_logs(t
     assert not index.duplicated(["table", "method", "seed"]).any() and (index.status == "finished").all()
     nb = out / "notebooks"
     assert not list(nb.glob(".*.ipynb")) and not list(nb.glob(".progress*")), "temporary files were left behind"
-    done = json.loads((nb / "finished.json").read_text())
-    assert sorted(done) == sorted(t["notebook"] for t in timings if t["notebook"] != "(study)" and t["session"] == s)
+    assert sorted(json.loads((nb / "finished.json").read_text())) == sorted(NOTEBOOKS)
 
 
 def test_jobs_train_a_tables_runs_in_worker_processes_once_each(tmp_path, monkeypatch):

@@ -233,9 +233,8 @@ def run_study(profile: str, only: Sequence[str] | None = None, resume: bool = Fa
             events = read_jsonl(progress_file)
         progress_file.unlink(missing_ok=True)
     total = time.time() - t0
-    done = [e for e in events if e.get("event") == "run_done" and e.get("run")]
-    trained = {Path(e["run"]).name for e in done if e.get("trained")}
-    reused = {Path(e["run"]).name for e in done if not e.get("trained")} - trained
+    trained = {Path(e["run"]).name for e in events if e.get("event") == "trained"}
+    reused = {Path(e["run"]).name for e in events if e.get("event") == "run_done" and e.get("run")} - trained
     locked_append_jsonl(timings, {"started": started, "session": session, "notebook": "(study)", "status": "finished",
                                   "seconds": round(total, 1), "profile": prof.name, "host": platform.node(),
                                   "cpus": os.cpu_count(), "device": device or "auto", "jobs": int(jobs),

@@ -159,6 +159,7 @@ class Study(Scoring, Latency, Samples):
                 raise KeyboardInterrupt(f"training of {run} stopped early; rerun with --resume")
             if not self.keep_checkpoints:
                 prune_checkpoints(run)
+        report_progress(event="trained", run=str(run))  # the driver counts the runs each study process trained
         return run, True
 
     def _train_or_wait(self, cfg: Config) -> tuple[Path, bool]:
