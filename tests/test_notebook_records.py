@@ -110,8 +110,10 @@ def _table(out: Path, name: str) -> pd.DataFrame:
 
 def check_quickstart(out: Path) -> None:
     rec = read_records(out, "00_quickstart")
-    assert isinstance(rec["pra_passes"], int) and rec["pra_passes"] >= 1
+    assert isinstance(rec["pra_passes"], int) and rec["pra_passes"] >= 2, "the default hole must show PRA's passes"
+    assert 0.01 <= rec["pra_max_change"] <= 1, "PRA's composite must differ from the one shot inside the hole"
     assert 0.4 <= rec["hole_ratio"] <= 0.5  # the notebook's default mask bucket is 40-50 %
+    assert set(rec["scores"]) == {"one shot", "PRA", "Telea", "biharmonic"}
 
 
 def check_search(out: Path) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import re
 
-from . import data, learn, losses, model, pra, table3, train
+from . import data, learn, losses, model, pra, scale, table3, train
 
 BENCHES = {
     "model": model,    # params, GFLOPs, latency, fast paths (issue: foundation)
@@ -18,6 +18,7 @@ BENCHES = {
     "table3": table3,  # the paper's Table 3 and training it/s
     "learn": learn,    # learning curve vs Telea / NS / biharmonic: sets each profile's budget
     "train": train,    # training images/s at a profile's scale: the authors' path vs ours, fast paths
+    "scale": scale,    # the shipped model at 48/128/256 px vs Telea/NS/biharmonic, per inference mode
 }
 
 

@@ -18,6 +18,7 @@ from . import inpaint
 from .config import Config, load_config
 from .evaluate import evaluate, summarize, summary_markdown, write_results
 from .inpaint import DEFAULT_MAX_MEMORY_GB, HOLES, InputErrors, inpaint_files
+from .modes import AUTO, MODES
 from .train import Dist, NonFiniteLossError, train
 
 
@@ -131,7 +132,7 @@ def _cmd_inpaint(args: argparse.Namespace) -> int:
             written = inpaint_files(args.checkpoint, args.images, args.masks, args.out, pra=args.pra,
                                     holes=args.holes, save_raw=args.save_raw, overwrite=args.overwrite,
                                     device=args.device, progress=not args.no_progress,
-                                    max_memory_gb=args.max_memory, tile=args.tile,
+                                    max_memory_gb=args.max_memory, tile=args.tile, mode=args.mode,
                                     on_image=lambda r: tqdm.write(r.line(args.pra)))
         except InputErrors as e:
             for line in e.lines:
@@ -158,6 +159,11 @@ def _add_inpaint(sub) -> None:
     p.add_argument("--out", required=True, help="output folder (not an input folder)")
     p.add_argument("--pra", action="store_true",
                    help="progressive reconstruction (several passes for big holes; each image's count is printed)")
+    p.add_argument("--mode", choices=(AUTO, *MODES), default=AUTO,
+                   help="inference mode (isnet.engine.modes): native runs the photo at its own size; coarse-to-fine "
+                        "inpaints at the model's training size and upsamples the fill into the hole; auto (default) "
+                        "takes the shipped model's best measured mode at the photo's size (isnet bench scale) and "
+                        "warns where every mode measured below Telea; other checkpoints: native")
     p.add_argument("--holes", choices=HOLES, default="white",
                    help="white or black: which colour marks the hole in the mask files (default white); alpha: "
                         "no mask files, each image's transparent pixels are the hole")

@@ -31,6 +31,7 @@ from ..method.masks import load_known
 from ..method.pra import composite, progressive_inpaint
 from .checkpoint import load_generator
 from .device import pick_device
+from .modes import AUTO, checkpoint_training_size, resolve_mode, run_mode
 from .pretrained import load_pretrained
 from .tiles import (
     GuardedGenerator,
@@ -266,14 +267,17 @@ def inpaint_files(checkpoint: str | os.PathLike | nn.Module | None, images: str 
                   masks: str | os.PathLike | None, out: str | os.PathLike, pra: bool = False, holes: str = "white",
                   save_raw: bool = False, overwrite: bool = False, device: str = "auto", progress: bool = True,
                   generator_options: dict[str, Any] | None = None, max_memory_gb: float = DEFAULT_MAX_MEMORY_GB,
-                  tile: int | None = None, on_image: Callable[[ImageReport], None] | None = None) -> list[Path]:
+                  tile: int | None = None, on_image: Callable[[ImageReport], None] | None = None,
+                  mode: str = AUTO) -> list[Path]:
     """Inpaint every (image, mask) pair and write the composites; returns the written composite paths.
 
     All pairs are checked before the first write (``validate_pairs``); a failure later (a broken generator)
     leaves only complete outputs and no empty folder. ``max_memory_gb`` bounds the estimated memory per image
     (tiles above it, see ``plan_image``); ``tile`` forces tiling. ``on_image`` gets an ``ImageReport`` per image.
     ``generator_options`` go to ``isnet.checkpoint.load_generator`` (e.g. ``blocks=`` for a released file).
-    ``checkpoint=None`` uses the small generator shipped with the package (``isnet.pretrained``).
+    ``checkpoint=None`` uses the small generator shipped with the package (``isnet.pretrained``). ``mode``: an
+    inference mode of ``isnet.engine.modes`` (``auto``: the shipped generator's best measured mode at each photo's
+    size, with a warning where every mode measured below Telea; ``native`` for other checkpoints).
     """
     from tqdm.auto import tqdm
 
@@ -291,6 +295,8 @@ def inpaint_files(checkpoint: str | os.PathLike | nn.Module | None, images: str 
     pairs = pair_files(images, masks)
     targets = _check_outputs(out, pairs, save_raw, overwrite)
     dev = pick_device(device)
+    measured = checkpoint is None  # isnet bench scale measured the shipped generator's modes
+    train_size = None if isinstance(checkpoint, nn.Module) else checkpoint_training_size(checkpoint)
     if checkpoint is None:
 
         checkpoint = load_pretrained()
@@ -315,7 +321,12 @@ def inpaint_files(checkpoint: str | os.PathLike | nn.Module | None, images: str 
                                                        tile_bar.update(1))
                 start = time.perf_counter()
                 image, known = load_pair(img_path, mask_path, holes)
-                comp, raw, passes = _inpaint(guarded, image.to(dev), known.to(dev), pra=pra, raw=save_raw)
+                run = resolve_mode(mode, min(image.shape[-2:]), measured)
+                if run == "native":
+                    comp, raw, passes = _inpaint(guarded, image.to(dev), known.to(dev), pra=pra, raw=save_raw)
+                else:  # the raw output of --save-raw stays the native pass's
+                    comp, passes = run_mode(run, guarded, image.to(dev), known.to(dev), train_size, pra=pra)
+                    raw = guarded(image.to(dev) * known.to(dev)) if save_raw else None
                 del image, known
                 save_image(target, comp)
                 if save_raw:
