@@ -8,12 +8,13 @@ from __future__ import annotations
 import argparse
 import re
 
-from . import data, learn, losses, model, pra, scale, table3, train
+from . import data, learn, losses, model, pra, pra_kernel, scale, table3, train
 
 BENCHES = {
     "model": model,    # params, GFLOPs, latency, fast paths (issue: foundation)
     "losses": losses,  # shared-backbone loss path vs the authors' four VGG passes
     "pra": pra,        # PRA vs one-shot latency and passes per bucket
+    "pra-kernel": pra_kernel,  # a profile's PRA kernel, derived from hole shrinkage (no scores)
     "data": data,      # loader images/s vs the training step's consumption
     "table3": table3,  # the paper's Table 3 and training it/s
     "learn": learn,    # learning curve vs Telea / NS / biharmonic: sets each profile's budget

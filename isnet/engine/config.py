@@ -139,7 +139,11 @@ class DataConfig:
 
     def held_out_split(self) -> str:
         """The split validation pairs are drawn from when no manifest is given."""
-        return self.val_split or VAL_SPLITS.get(self.source, "val")
+        if self.val_split:
+            return self.val_split
+        if self.source == "photos" and self.split.startswith("mix-"):
+            return "mix-val"  # the mixed split's held-out training groups (never mix-test photos)
+        return VAL_SPLITS.get(self.source, "val")
 
 
 # The held-out split of each source used for validation pairs. The photo pool has only train/test,

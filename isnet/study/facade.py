@@ -131,7 +131,8 @@ class Study(Scoring, Latency, Samples):
         overrides = dict(row.overrides) | {"train.seed": seed} | extra
         if self.device:
             overrides["train.device"] = self.device
-        cfg = base.with_overrides(overrides).with_overrides({"out.dir": ""}).resolve()
+        recipe = {k: v for k, v in self.profile.recipe if k not in overrides}  # one recipe for every row
+        cfg = base.with_overrides(overrides).with_overrides(recipe).with_overrides({"out.dir": ""}).resolve()
         return cfg.with_overrides({"out.dir": str(self.dir / "runs" / cfg.config_hash())})
 
     def train_row(self, row: Row, seed: int) -> Path:

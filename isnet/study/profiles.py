@@ -55,6 +55,9 @@ class StudyProfile:
     # A claim with a trained model needs this many training seeds: seed noise (and whether the seeds agree in
     # sign) cannot be seen in fewer. Fewer: "not tested at this scale".
     min_seeds: int = 3
+    # Training-recipe overrides applied after every row's own overrides (a row that changes the loss preset would
+    # otherwise drop the recipe's loss-weight keys), so every variant trains under one recipe (issue 18).
+    recipe: tuple[tuple[str, Any], ...] = ()
 
     @property
     def blocks(self) -> int:
@@ -91,6 +94,20 @@ _CPU_BASE = _base(model=dict(generator="isnet", blocks=2, width=0.25, init_gain=
                              deterministic=False, device="auto", adv_warmup=1000, ema=0.999,
                              channels_last=False),
                   out=dict(name="laptop"))
+
+# The fast CPU recipe (issue 18, docs/learning.md "Time to signal"; results/recipes/laptop): style statistics from
+# the feature maps that still have them at 48 px (relu2_2 24x24, relu3_3 12x12; relu4_3 and relu5_2 are 6x6 and
+# 3x3), channels-last, and a 3x higher peak rate that warms up for 300 iterations and decays on a half cosine to 0
+# at the run's end. Measured against the laptop recipe on the same seed and pairs.
+FAST_RECIPE = {"loss.weights.style_layers": ["relu2_2", "relu3_3"], "train.channels_last": True,
+               "train.lr_g": 3e-4, "train.lr_d": 3e-5, "train.lr_schedule": "cosine", "train.lr_warmup": 300,
+               "train.iterations": 9000}
+# The CPU ablation profile trains on the mixed split (train and test from the same mix of packages; validation
+# from held-out training groups: isnet.data.photos.select_split) with the fast recipe.
+_ABLATION_BASE = _CPU_BASE.with_overrides({**FAST_RECIPE, "data.split": "mix-fit", "out.name": "ablation"})
+_ABLATION_METHODS = ("isnet-base", "isnet-base-ff", "isnet", "unet", "isnet-eq4", "isnet-eq5", "isnet-b1",
+                     "isnet-b2")
+_ABLATION_SEEDS = (0, 1, 2, 3)
 
 
 PROFILES: dict[str, StudyProfile] = {
@@ -138,6 +155,22 @@ PROFILES: dict[str, StudyProfile] = {
                     "Finished laptop runs of the same configuration are copied, not retrained.",
         budget="≈ 12 h on an idle 2-core CPU: 6 runs × 16,000 iterations at 2.0-2.6 it/s (≈ 8 h after a laptop "
                "study)"),
+    "ablation": StudyProfile(
+        name="ablation",
+        base=_ABLATION_BASE, recipe=tuple(FAST_RECIPE.items()),
+        seeds=_ABLATION_SEEDS, min_seeds=3, eval_source="photos", eval_split="mix-test", pairs_per_bucket=100,
+        search_trials=0, search_iterations=0, pra_kernels=(5, 3, 7), latency_pairs=8, latency_repeats=3,
+        samples_per_method=4,
+        # Table 7 (base, base+FF, ISNet, the parameter-matched UNet-like), Eq. (4) vs (5) and Table 8's B = 1 beside
+        # the profile's B = 2: 6 configurations (ISNet = Eq. (5) = B 2 is one run per seed).
+        methods=_ABLATION_METHODS,
+        resolves=resolvable_claims(_ABLATION_METHODS, len(_ABLATION_SEEDS), CPU_NOISE),
+        description="The paper's ablations on a 2-core CPU: Table 7 (base, base+FF, ISNet, the UNet-like with "
+                    "ISNet's parameter count), Eq. (4) vs Eq. (5) and Table 8's B = 1 vs B = 2, 4 seeds each, 48 px, "
+                    "width 0.25, the fast CPU recipe (docs/learning.md) on the mixed photo split (mix-fit → "
+                    "mix-test). The claims it resolves come from the power calculation on the measured seed noise.",
+        budget="≈ 12 h on an idle 2-core CPU (estimate: 24 runs × 9000 iterations; one run's time to signal is "
+               "in README, Profiles); not yet run"),
     "gpu": StudyProfile(
         name="gpu",
         # Breadth on one GPU: every table's rows (Tables 1, 2, 5, 7, 8; Eq. 4 vs 5) at width 1 and B = 4 as in the

@@ -6,6 +6,7 @@ import importlib.metadata as md
 import os
 import platform
 import re
+import subprocess
 import tempfile
 import sys
 import time
@@ -103,3 +104,37 @@ def make_portable(folder: str | os.PathLike) -> list[Path]:
             atomic_write_text(path, new)
             changed.append(path)
     return changed
+
+
+# Profiles whose results are committed: writing them from a tree with uncommitted changes needs --allow-dirty.
+COMMITTED_PROFILES = ("laptop", "night", "ablation", "gpu", "paper")
+
+
+class DirtyTreeError(ValueError):
+    """Committed results would come from code that is not committed."""
+
+
+def changed_files() -> list[str] | None:
+    """Tracked files with uncommitted changes outside ``results/`` (a study writes those); None outside git."""
+    try:
+        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    files = [line[3:].split(" -> ")[-1] for line in out.stdout.splitlines() if len(line) > 3]
+    return [f for f in files if not f.startswith("results/")]
+
+
+def require_clean_tree(profile: str, allow_dirty: bool = False) -> dict[str, Any]:
+    """The ``tree`` record for env.json; raises ``DirtyTreeError`` (one line naming the fix) when ``profile``'s
+    results are committed ones, the checkout has uncommitted changes outside ``results/`` and ``allow_dirty`` is
+    not given."""
+    changed = changed_files()
+    record = {"uncommitted_changes": changed, "allow_dirty": bool(allow_dirty)}
+    if changed and profile in COMMITTED_PROFILES and not allow_dirty:
+        raise DirtyTreeError(f"the checkout has uncommitted changes ({len(changed)} file(s), e.g. {changed[0]}): "
+                             f"results of profile {profile!r} are committed and must come from committed code; "
+                             "commit first, or pass --allow-dirty (recorded in env.json)")
+    return record
