@@ -119,7 +119,8 @@ def _cmd_study(args: argparse.Namespace) -> int:
     try:
         results = None if args.results is None else Path(args.results).resolve()  # a flag is relative to where you are
         run_study(args.profile, only=args.only, resume=args.resume, results_dir=results, device=args.device,
-                  keep_checkpoints=args.keep_checkpoints, jobs=args.jobs)
+                  keep_checkpoints=args.keep_checkpoints, jobs=args.jobs, allow_dirty=args.allow_dirty,
+                  rescore=args.rescore)
     except NotebookFailed as e:
         print(f"isnet study: {e}", file=sys.stderr)
         return 1
@@ -138,6 +139,12 @@ def _add_study(sub) -> None:
     p.add_argument("--keep-checkpoints", action="store_true",
                    help="keep every rolling checkpoint and best.pt of finished runs (default: the final one only)")
     p.add_argument("--device", default=None, help="cpu | cuda (default: auto)")
+    p.add_argument("--rescore", action="store_true",
+                   help="recompute every score, table, verdict and figure from the runs' committed fp16 generators "
+                        "(runs/<hash>/generator-fp16.pt); trains nothing; says which score files were reproduced")
+    p.add_argument("--allow-dirty", action="store_true",
+                   help="write a committed profile's results from a checkout with uncommitted changes (recorded in "
+                        "env.json); refused otherwise")
     p.add_argument("--jobs", type=_positive_int, default=1, metavar="N",
                    help="train each table's independent runs in N processes at once (GPUs: spread over the devices, "
                         "several per device when N exceeds them; CPU: the cores split between them). Other "

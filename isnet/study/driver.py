@@ -16,10 +16,11 @@ from .facade import Study
 from .profiles import (
     get_profile,
 )
-from .provenance import REPO, git_commit
+from .provenance import REPO, git_commit, make_portable, require_clean_tree
 from .report import (
     to_markdown,
 )
+from .rescore import RESCORE_ENV, compare, set_aside
 from .runs import JOBS_ENV, PROGRESS_ENV, RESULTS_ENV, locked, locked_append_jsonl, project_root, results_root
 
 NOTEBOOKS = ["00_quickstart", "01_search", "02_loss_ablation", "03_architecture", "04_blocks", "05_pra",
@@ -136,12 +137,15 @@ def study_timings(profile: str, results_dir: str | os.PathLike | None = None) ->
 def run_study(profile: str, only: Sequence[str] | None = None, resume: bool = False,
               results_dir: str | os.PathLike | None = None, kernel_name: str | None = None,
               device: str | None = None, notebooks: str | os.PathLike | None = None,
-              keep_checkpoints: bool = False, jobs: int = 1) -> list[dict[str, Any]]:
+              keep_checkpoints: bool = False, jobs: int = 1, allow_dirty: bool = False,
+              rescore: bool = False) -> list[dict[str, Any]]:
     """Execute the notebooks with papermill into <results>/<profile>/notebooks/; returns one record each.
 
     ``resume`` skips notebooks that really finished (``finished_notebook``: the marker in
     ``notebooks/finished.json`` matches the executed copy and the current notebook, and the copy holds no error);
-    runs are reused by config hash anyway. A failing notebook keeps its partly executed copy, and the error says
+    runs are reused by config hash anyway. ``rescore``: every notebook again, every run's scores recomputed from
+    its committed fp16 generator, nothing trained (``isnet.study.rescore``). Committed profiles' results are
+    refused from a checkout with uncommitted changes unless ``allow_dirty`` (recorded in env.json). A failing notebook keeps its partly executed copy, and the error says
     which cell failed. The terminal shows the notebook and, inside it, run i of n with iteration and ETA. Every
     notebook's time is appended to ``<profile>/timings.jsonl`` (one line per notebook per study run, never
     overwritten, each with this study run's ``session``).
@@ -158,6 +162,7 @@ def run_study(profile: str, only: Sequence[str] | None = None, resume: bool = Fa
     names = list(NOTEBOOKS) if not only else [_notebook_name(n) for n in only]
     if int(jobs) < 1:
         raise ValueError(f"jobs={jobs!r}: give at least 1 (--jobs N trains N runs at once)")
+    tree = require_clean_tree(prof.name, allow_dirty)
     root = results_root(results_dir)
     study = Study(prof, results_dir=root, progress=False)
     out_dir = study.dir / "notebooks"
@@ -165,7 +170,10 @@ def run_study(profile: str, only: Sequence[str] | None = None, resume: bool = Fa
     with locked(study.dir / ".setup.lock"):  # one process fetches weights and data while the others wait
         study.ensure_weights()
         study.ensure_data()
-        study.write_env()
+        study.write_env(tree)
+    if rescore:
+        resume = False  # every notebook again, on the recomputed scores
+        set_aside(study.dir)
     done_marker = out_dir / "finished.json"
     timings = study.dir / "timings.jsonl"
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -173,7 +181,9 @@ def run_study(profile: str, only: Sequence[str] | None = None, resume: bool = Fa
     runs_before = {p.parent.name for p in (study.dir / "runs").glob("*/summary.json")}
     progress_file = out_dir / f".progress-{os.getpid()}.jsonl"  # one per study process
     progress_file.unlink(missing_ok=True)
-    env_before = {k: os.environ.get(k) for k in (PROGRESS_ENV, RESULTS_ENV, JOBS_ENV)}
+    env_before = {k: os.environ.get(k) for k in (PROGRESS_ENV, RESULTS_ENV, JOBS_ENV, RESCORE_ENV)}
+    if rescore:
+        os.environ[RESCORE_ENV] = "1"
     os.environ[PROGRESS_ENV] = str(progress_file)
     os.environ[RESULTS_ENV] = str(root)
     os.environ[JOBS_ENV] = str(int(jobs))
@@ -241,7 +251,12 @@ def run_study(profile: str, only: Sequence[str] | None = None, resume: bool = Fa
                                   "git_commit": git_commit(), "notebooks_run": sum(r["status"] == "ran" for r in records),
                                   "runs_trained": len(trained), "runs_reused": len(reused),
                                   "runs_before": len(runs_before), "disk_mb": round(_disk_mb(study.dir), 1)})
+    make_portable(study.dir)  # committed results name no machine path
     print(to_markdown(pd.DataFrame(records)))
+    if rescore:
+        check = compare(study.dir)
+        print(f"\nrescore: {int(check.identical.sum())} of {len(check)} per-run score files reproduced byte for byte"
+              + ("" if check.identical.all() else "; differing:\n" + to_markdown(check[~check.identical])))
     print(f"\nstudy {prof.name}: {total / 60:.1f} min ({len(trained)} runs trained here, {len(reused)} reused); "
           f"results in {study.dir}; every study run's timings: {timings}")
     return records

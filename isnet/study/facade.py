@@ -36,6 +36,7 @@ from .report import (
     tidy_search_figure,
     write_table,
 )
+from .rescore import RESCORE_ENV
 from .runs import (
     CLAIM_POLL_S,
     JOBS_ENV,
@@ -148,6 +149,10 @@ class Study(Scoring, Latency, Samples):
         run = Path(cfg.out.dir)
         if _finished(run, cfg.train.iterations):
             return run, False
+        if os.environ.get(RESCORE_ENV):
+            raise RuntimeError(f"isnet study --rescore trains nothing, but run {run.name} ({cfg.model.generator}, seed "
+                               f"{cfg.train.seed}) is not finished in {run.parent}; train it first "
+                               "(isnet study --resume without --rescore)")
         claim = try_claim(run)
         if not isinstance(claim, RunClaim):
             return None
@@ -339,7 +344,9 @@ class Study(Scoring, Latency, Samples):
         return self.train_row(rows[method], self.profile.seeds[0] if seed is None else seed)
 
     # ---------------------------------------------------------------- env.json
-    def write_env(self) -> Path:
-        return atomic_write_text(self.dir / "env.json", json.dumps(environment(self.profile), indent=1, default=str))
+    def write_env(self, tree: dict | None = None) -> Path:
+        """``env.json``; ``tree``: the checkout's uncommitted changes and whether --allow-dirty was given."""
+        env = environment(self.profile) | ({"tree": tree} if tree is not None else {})
+        return atomic_write_text(self.dir / "env.json", json.dumps(env, indent=1, default=str))
 
 
