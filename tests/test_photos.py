@@ -437,3 +437,99 @@ def test_validation_groups_fixed_by_names_and_whole():
     assert "e" not in held and len([g for g in held if g in "abc"]) == 2 and "d" in held
     with pytest.raises(ValueError, match="not 'nope'"):
         P.select_split(P.read_manifest(), "nope")
+
+
+# ----------------------------------------------------------------------------------------- mixed split (issue 18)
+MIX_SPLITS = ("mix-train", "mix-test", "mix-val", "mix-fit")
+# (photos, groups) of each side for the committed manifest and photos_excluded.csv (data/README.md's table)
+MIX_SIZES = {"mix-train": (183, 170), "mix-test": (48, 41), "mix-val": (27, 22), "mix-fit": (156, 148)}
+
+
+def _mix(df):
+    return {s: P.select_split(df, s) for s in MIX_SPLITS}
+
+
+def test_mixed_split_rule_on_a_toy_pool():
+    """Per package round(20 %) of its kept groups go to test; excluded photos get no side; groups stay whole."""
+    groups = [f"p{i}" for i in range(10)] + ["q0", "q1", "r0", "r0", "x0"]
+    packages = ["p"] * 10 + ["q", "q", "r", "r", "x"]
+    keep = [True] * 12 + [True, False, False]
+    sides = dedup.mixed_split(groups, packages, keep)
+    assert sides == dedup.mixed_split(groups[::-1], packages[::-1], keep[::-1])[::-1]  # row order does not matter
+    assert sum(s == "mix-test" for s in sides[:10]) == 2  # 10 groups → 2
+    assert {sides[10], sides[11]} == {"mix-train"}  # 2 groups → round(0.4) = 0 in test
+    assert sides[12] in ("mix-train", "mix-test") and sides[13] == "" and sides[14] == ""
+    # the chosen groups are the ones with the smallest sha256 of their name
+    first = sorted((g for g in groups[:10]), key=lambda g: hashlib.sha256(g.encode()).hexdigest())[:2]
+    assert {g for g, s in zip(groups, sides) if s == "mix-test"} == set(first)
+
+
+def test_mixed_split_is_deterministic_and_pinned():
+    df = P.read_manifest()
+    a, b = _mix(df), _mix(df.iloc[::-1].reset_index(drop=True))
+    for s in MIX_SPLITS:
+        assert sorted(a[s]["id"]) == sorted(b[s]["id"]), s
+    # committed runs depend on these sides: a change of the rule or of photos_excluded.csv must be deliberate
+    sizes = {s: (len(a[s]), a[s]["group"].nunique()) for s in MIX_SPLITS}
+    assert sizes == MIX_SIZES, sizes
+
+
+def test_mixed_split_groups_never_straddle_and_validation_is_held_out_training_groups():
+    df = P.read_manifest()
+    m = _mix(df)
+    tr, te, va, fit = (set(m[s]["group"]) for s in MIX_SPLITS)
+    assert tr and te and va and fit
+    assert not tr & te and not va & te and not fit & va and va | fit == tr
+    assert len(m["mix-val"]) + len(m["mix-fit"]) == len(m["mix-train"])
+    # a group is entirely on one side: every photo of a group in a split is in that split
+    for s in ("mix-train", "mix-test"):
+        assert set(df[df["group"].isin(m[s]["group"])]["id"]) - set(P.read_excluded()) == set(m[s]["id"]), s
+    # validation has the training side's mix of packages
+    assert set(m["mix-val"]["package"]) == set(m["mix-train"]["package"])
+
+
+def test_excluded_photos_are_in_no_mixed_split_and_everything_else_is():
+    df = P.read_manifest()
+    excluded = P.read_excluded()
+    assert excluded and set(excluded) <= set(df["id"]), set(excluded) - set(df["id"])
+    m = _mix(df)
+    for s in MIX_SPLITS:
+        assert not set(excluded) & set(m[s]["id"]), s
+    assert sorted(list(m["mix-train"]["id"]) + list(m["mix-test"]["id"])) == sorted(set(df["id"]) - set(excluded))
+
+
+def test_every_package_with_five_groups_is_on_both_sides_in_the_same_mix():
+    df = P.read_manifest()
+    m = _mix(df)
+    kept = df[~df["id"].isin(P.read_excluded())]
+    for pkg, n in kept.groupby("package")["group"].nunique().items():
+        if n >= 5:
+            tr, te = (m[s][m[s]["package"] == pkg]["group"].nunique() for s in ("mix-train", "mix-test"))
+            assert tr and te and 0.1 <= te / n <= 0.3, (pkg, tr, te)
+    # the same mix of sources on both sides (the committed train/test split fails this: no package is on both)
+    share = {s: m[s]["package"].value_counts(normalize=True) for s in ("mix-train", "mix-test")}
+    for pkg in share["mix-train"].index:
+        assert abs(share["mix-train"][pkg] - share["mix-test"].get(pkg, 0.0)) < 0.15, pkg
+    old = {s: set(P.select_split(df, s)["package"]) for s in ("train", "test")}
+    assert not old["train"] & old["test"]
+
+
+def test_committed_train_test_val_fit_are_unchanged_by_the_mixed_split():
+    df = P.read_manifest()
+    for s in ("train", "test"):
+        assert list(P.select_split(df, s)["id"]) == list(df[df["split"] == s]["id"]), s
+    held = dedup.validation_groups(list(df["group"]), list(df["package"]), list(df["split"]))
+    train = df[df["split"] == "train"]
+    assert list(P.select_split(df, "val")["id"]) == list(train[train["group"].isin(held)]["id"])
+    assert list(P.select_split(df, "fit")["id"]) == list(train[~train["group"].isin(held)]["id"])
+    # excluded photos stay in the committed split (committed runs used them)
+    assert len(P.select_split(df, "train")) + len(P.select_split(df, "test")) == len(df)
+
+
+def test_excluded_list_is_well_formed(tmp_path):
+    bad = tmp_path / "excluded.csv"
+    bad.write_text("id,reason\nopencv-board,\n")
+    with pytest.raises(ValueError, match="reason"):
+        P.read_excluded(bad)
+    with pytest.raises(FileNotFoundError, match="photos_excluded.csv"):
+        P.read_excluded(tmp_path / "nope.csv")

@@ -349,8 +349,8 @@ def list_sources(roots: dict[str, str] | None = None) -> pd.DataFrame:
     """One row per source and split that can be built here (others say what they need)."""
     roots = roots or {}
     rows = []
-    wanted: list[tuple[str, dict[str, Any]]] = [("samples", {}), ("photos", dict(split="train")),
-                                               ("photos", dict(split="test"))]
+    photo_splits = ("train", "test", "mix-train", "mix-test", "mix-val")  # old split (committed runs), mixed split
+    wanted: list[tuple[str, dict[str, Any]]] = [("samples", {})] + [("photos", dict(split=s)) for s in photo_splits]
     if roots.get("folder"):
         wanted.append(("folder", dict(root=roots["folder"])))
     if roots.get("celeba"):

@@ -32,9 +32,10 @@ from .deb import deb_version, read_deb_members
 from .carving import carve_webp, rcc_file_table
 from .licences import licence_for, parse_dep5
 from .collect import Candidate, collect_package, collect_pypi, is_colour, MIN_CHROMA, MIN_SHORT_SIDE
-from .dedup import (assign_split, dhash, group_near_duplicates, hamming, MAX_DHASH, MAX_PHASH, phash, series_key,
-    subject_key)
+from .dedup import (assign_split, dhash, group_near_duplicates, hamming, MAX_DHASH, MAX_PHASH, mixed_split, phash,
+    series_key, subject_key)
 from .manifest import (build_manifest, default_manifest_path, FETCH_COMMAND, MANIFEST_COLUMNS, near_duplicate_groups,
-    no_apt_hint, photo_root, read_manifest, select_split, SPLITS, DERIVED_SPLITS, verify_files, write_manifest)
+    no_apt_hint, photo_root, read_manifest, select_split, SPLITS, DERIVED_SPLITS, verify_files, write_manifest,
+    MIXED_SPLITS, mixed_assignment, read_excluded, default_excluded_path, source_mix)
 from .fetch import apt_download, fetch_photos, FetchReport, find_deb
 

@@ -147,3 +147,33 @@ def validation_groups(groups: list[str], packages: list[str], splits: list[str],
         mine = sorted((g for g in gs if owner[g] == pkg), key=lambda g: hashlib.sha256(g.encode()).hexdigest())
         taken.update(mine[:math.ceil(fraction * len(mine))])
     return taken
+
+
+MIX_TEST_FRACTION = 0.2  # of each package's groups: the ``mix-test`` side of the mixed split (the rest ``mix-train``)
+
+
+def _by_name_hash(names) -> list[str]:
+    """Names ordered by the sha256 of the name: a fixed, seed-free shuffle that does not depend on row order."""
+    return sorted(names, key=lambda g: hashlib.sha256(g.encode()).hexdigest())
+
+
+def mixed_split(groups: list[str], packages: list[str], keep: list[bool],
+                fraction: float = MIX_TEST_FRACTION) -> list[str]:
+    """``mix-train`` / ``mix-test`` per photo (``""`` where ``keep`` is False), stratified by package.
+
+    In each package, ``round(fraction × groups)`` of its kept groups (the ones with the smallest sha256 of
+    their name: fixed by the manifest alone, no random state) go to ``mix-test``, the rest to ``mix-train``,
+    so both sides draw on the same mix of sources and a group never straddles. A group that spans packages
+    counts once, for its first package (as in :func:`validation_groups`).
+    """
+    owner: dict[str, str] = {}
+    for g, pkg, k in zip(groups, packages, keep):
+        if k:
+            owner.setdefault(g, pkg)
+    by_package: dict[str, list[str]] = {}
+    for g, pkg in owner.items():
+        by_package.setdefault(pkg, []).append(g)
+    test: set[str] = set()
+    for pkg, gs in sorted(by_package.items()):
+        test.update(_by_name_hash(gs)[:math.floor(fraction * len(gs) + 0.5)])
+    return ["" if not k else "mix-test" if g in test else "mix-train" for g, k in zip(groups, keep)]

@@ -12,12 +12,16 @@ from PIL import Image
 
 from ...io import atomic_write_text, cache_dir, refuse_overwrite, sha256_file
 from .collect import Candidate, _thumbnail_rgb
-from .dedup import assign_split, dhash, group_near_duplicates, phash, validation_groups
+from .dedup import assign_split, dhash, group_near_duplicates, mixed_split, phash, validation_groups
 
 FETCH_COMMAND = "isnet data fetch photos"
 SPLITS = ("train", "test")
-# Derived from the train side (``dedup.validation_groups``): ``val`` = held-out training groups, ``fit`` = the rest.
-DERIVED_SPLITS = ("fit", "val")
+# The mixed split (``dedup.mixed_split``): every package's groups on both sides, excluded photos on neither.
+MIXED_SPLITS = ("mix-train", "mix-test")
+# Derived from a train side (``dedup.validation_groups``): ``val`` = held-out training groups, ``fit`` = the rest;
+# ``mix-val`` / ``mix-fit`` the same for ``mix-train``.
+DERIVED_SPLITS = ("fit", "val", "mix-fit", "mix-val")
+EXCLUDED_COLUMNS = ["id", "reason"]
 
 MANIFEST_COLUMNS = ["id", "split", "group", "package", "version", "path", "member", "offset", "licence",
                     "width", "height", "sha256", "file", "dhash", "phash"]
@@ -29,6 +33,26 @@ def default_manifest_path() -> Path:
     if env:
         return Path(env)
     return Path(__file__).resolve().parents[2] / "resources" / "photos_manifest.csv"
+
+
+def default_excluded_path() -> Path:
+    """Photos judged not natural photographs: ``$ISNET_PHOTOS_EXCLUDED`` or ``<repo>/isnet/resources/photos_excluded.csv``."""
+    env = os.environ.get("ISNET_PHOTOS_EXCLUDED")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "resources" / "photos_excluded.csv"
+
+
+def read_excluded(path: str | os.PathLike | None = None) -> dict[str, str]:
+    """id → reason for every photo the mixed split leaves out (data/README.md lists them)."""
+    path = Path(path) if path is not None else default_excluded_path()
+    if not path.is_file():
+        raise FileNotFoundError(f"list of excluded photos {path} not found; it is committed in the repository as "
+                                "isnet/resources/photos_excluded.csv (set ISNET_PHOTOS_EXCLUDED to point elsewhere)")
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if list(df.columns) != EXCLUDED_COLUMNS or not df["id"].is_unique or (df["reason"].str.strip() == "").any():
+        raise ValueError(f"{path} must have columns {EXCLUDED_COLUMNS}, unique ids and a reason on every row")
+    return dict(zip(df["id"], df["reason"]))
 
 
 def photo_root() -> Path:
@@ -126,15 +150,40 @@ def _listing(names: list[str], limit: int = 8) -> str:
     return ", ".join(names[:limit]) + more
 
 
-def select_split(df: pd.DataFrame, split: str) -> pd.DataFrame:
+def mixed_assignment(df: pd.DataFrame, excluded: dict[str, str] | None = None) -> pd.Series:
+    """``mix-train`` / ``mix-test`` / ``""`` (excluded) per manifest row, indexed like ``df``."""
+    excluded = read_excluded() if excluded is None else excluded
+    keep = [i not in excluded for i in df["id"]]
+    return pd.Series(mixed_split(list(df["group"]), list(df["package"]), keep), index=df.index, name="mix")
+
+
+def select_split(df: pd.DataFrame, split: str, excluded: dict[str, str] | None = None) -> pd.DataFrame:
     """The manifest rows of ``split``: ``train``/``test`` as stored; ``val`` the held-out training groups; ``fit``
-    the training rows without them; ``all`` everything."""
+    the training rows without them; ``mix-train``/``mix-test`` the mixed split (without the ``excluded`` photos,
+    by default :func:`read_excluded`); ``mix-val``/``mix-fit`` the same held-out groups of ``mix-train``;
+    ``all`` everything."""
     if split == "all":
         return df
     if split in SPLITS:
         return df[df["split"] == split]
-    if split not in DERIVED_SPLITS:
-        raise ValueError(f"photos has splits {list(SPLITS + DERIVED_SPLITS)} (or 'all'), not {split!r}")
-    held = validation_groups(list(df["group"]), list(df["package"]), list(df["split"]))
-    train = df[df["split"] == "train"]
-    return train[train["group"].isin(held)] if split == "val" else train[~train["group"].isin(held)]
+    if split not in DERIVED_SPLITS + MIXED_SPLITS:
+        raise ValueError(f"photos has splits {list(SPLITS + MIXED_SPLITS + DERIVED_SPLITS)} (or 'all'), not {split!r}")
+    if split.startswith("mix-"):
+        side = mixed_assignment(df, excluded)
+        if split in MIXED_SPLITS:
+            return df[side == split]
+        splits, train = ["train" if s == "mix-train" else s for s in side], df[side == "mix-train"]
+    else:
+        splits, train = list(df["split"]), df[df["split"] == "train"]
+    held = validation_groups(list(df["group"]), list(df["package"]), splits)
+    return train[train["group"].isin(held)] if split.endswith("val") else train[~train["group"].isin(held)]
+
+
+def source_mix(df: pd.DataFrame | None = None,
+               splits: tuple[str, ...] = ("train", "test", "mix-train", "mix-test", "mix-val")) -> pd.DataFrame:
+    """Photos per package (rows) and split (columns), with a total row: whether both sides draw on the same sources."""
+    df = read_manifest() if df is None else df
+    table = pd.DataFrame({s: select_split(df, s)["package"].value_counts() for s in splits}).fillna(0).astype(int)
+    table = table.sort_values(list(splits), ascending=False)
+    table.loc["total"] = table.sum()
+    return table
