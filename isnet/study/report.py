@@ -52,6 +52,7 @@ from .claims import (
     sanity_gates,
 )
 from .extensions import extensions
+from .runs import training_minutes
 from .columns import (
     DECIMALS,
     DISPLAY,
@@ -476,28 +477,6 @@ def conclusion(verdicts: pd.DataFrame, profile: str, seeds: Sequence[int], min_s
     else:
         parts[-1] = parts[-1].rstrip("; ") + "."
     return "".join(parts).replace(";.", ".")
-
-
-def training_minutes(run: str | os.PathLike) -> float | None:
-    """Minutes a run spent training, summed over all its sessions (a resumed run starts its ``seconds`` clock
-    again): the last ``seconds`` of each session in ``metrics.jsonl``. None without a log."""
-    import json
-
-    path = Path(run) / "metrics.jsonl"
-    if not path.exists():
-        return None
-    total, last = 0.0, None
-    for line in path.read_text().splitlines():
-        if not line.strip():
-            continue
-        row = json.loads(line)
-        sec, it = row.get("seconds"), row.get("iteration")
-        if sec is None:
-            continue
-        if last is not None and (sec < last[0] or (it is not None and last[1] is not None and it <= last[1])):
-            total += last[0]  # a new session began
-        last = (float(sec), it)
-    return round((total + (last[0] if last else 0.0)) / 60, 1)
 
 
 def runs_table(study_dir: str | os.PathLike) -> pd.DataFrame:

@@ -121,10 +121,37 @@ def run_status(run: Path) -> dict[str, Any]:
         out.update(status="finished" if done else "partial", iteration=s.get("iteration"),
                    iterations=s.get("iterations"), final_psnr=None if psnr is None else round(float(psnr), 3),
                    best_psnr=None if s.get("best_psnr") is None else round(float(s["best_psnr"]), 3),
-                   minutes=round(float(s.get("seconds") or 0) / 60, 2))
+                   minutes=training_minutes(run))  # every session, not only the last
     elif ckpts:
         out["status"] = "partial"
     return out
+
+
+def training_minutes(run: str | os.PathLike) -> float | None:
+    """Minutes a run spent training, summed over all its sessions: ``summary.json``'s ``total_seconds`` (runs since
+    history.jsonl), else the last ``seconds`` of each session in ``metrics.jsonl`` (a resumed run starts its clock
+    again). None without either."""
+    run = Path(run)
+    summary = run / "summary.json"
+    if summary.exists():
+        total = json.loads(summary.read_text()).get("total_seconds")
+        if total:
+            return round(float(total) / 60, 1)
+    path = run / "metrics.jsonl"
+    if not path.exists():
+        return None
+    total, last = 0.0, None
+    for line in path.read_text().splitlines():
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        sec, it = row.get("seconds"), row.get("iteration")
+        if sec is None:
+            continue
+        if last is not None and (sec < last[0] or (it is not None and last[1] is not None and it <= last[1])):
+            total += last[0]  # a new session began
+        last = (float(sec), it)
+    return round((total + (last[0] if last else 0.0)) / 60, 1)
 
 
 def _final_checkpoint(run: Path) -> Path:
