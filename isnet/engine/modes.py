@@ -27,6 +27,7 @@ import torch.nn.functional as F
 
 from ..method.checkerboard import checkerboard_gate
 from ..method.pra import composite, progressive_inpaint
+from .checkpoint import FORMAT, load_checkpoint
 from .pretrained import DEFAULT, RESOURCES, describe
 
 MODES = ("native", "coarse-to-fine")
@@ -127,8 +128,6 @@ def checkpoint_training_size(checkpoint: str | os.PathLike | None) -> int | None
     ``data.size``, 256 for the authors' released file (the paper's size), else ``None`` (unknown)."""
     if checkpoint is None:
         return training_size()
-    from .checkpoint import FORMAT, load_checkpoint
-
     try:
         blob = load_checkpoint(checkpoint)
     except Exception:  # unreadable here: load_generator reports it properly later

@@ -19,7 +19,7 @@ from .. import __version__
 from ..data.photos import default_manifest_path
 from ..engine.checkpoint import git_commit as checkpoint_git_commit
 from ..engine.device import device_name
-from ..io import sha256_file
+from ..io import atomic_write_text, cache_dir, sha256_file
 from ..method.features import provenance
 from .profiles import (
     StudyProfile,
@@ -88,8 +88,6 @@ def portable_text(text: str, folder: Path, cache: Path | None = None) -> str:
 def make_portable(folder: str | os.PathLike) -> list[Path]:
     """Rewrite every text file under ``folder`` so that it names no machine path (atomically); returns the files
     changed. Run at the end of ``isnet study`` and ``isnet bench learn`` on what they wrote."""
-    from ..io import atomic_write_text, cache_dir
-
     folder = Path(folder)
     changed = []
     for path in sorted(folder.rglob("*")):

@@ -1,5 +1,8 @@
 """The quickstart's logic: fill one image every way, look inside ISNet's two branches, and the interactive app.
 
+Why this file is long: the quickstart is one student-facing tool: the fills and scores, the separation
+hooks, three figures and the widget app that redraws them; each part is short and they share the same state.
+
 ``notebooks/00_quickstart.ipynb`` is a thin shell over this module. One call, :func:`fill_all`, fills an image
 with the hole it is given by one shot, PRA (with its passes), Telea and biharmonic and scores each composite
 against the original; :func:`separation` runs the generator once with forward hooks (nothing in the model is

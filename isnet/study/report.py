@@ -1,5 +1,9 @@
 """Tables and figures from stored results only, with the paper's numbers beside ours.
 
+Why this file is long: it is the one place notebooks and SUMMARY.md take tables from (labels, side by side,
+compact forms, captions, the runs index, the conclusion paragraph); the verdicts, figures and columns live in
+their own modules and are only re-exported here.
+
 This module holds the tables (labels, side by side, Markdown, compact tables, coverage) and re-exports the
 claims (``isnet.study.claims``), the figures (``isnet.study.plots``) and the column names
 (``isnet.study.columns``), so that ``report.<name>`` is the one place notebooks look.

@@ -1,5 +1,9 @@
 """The run cache: where results live, a run folder's status, checkpoint pruning, progress events for the driver.
 
+Why this file is long: a run folder's whole life on shared storage is here: its status and minutes, pruning,
+copying a finished run, and the atomic per-run claim with its heartbeat and take-over rules that let several
+processes or machines share one results folder; splitting them would spread one protocol over files.
+
 A run is keyed by the hash of its resolved configuration (``Config.config_hash``) and its seed; a run folder with a
 finished ``summary.json`` is never trained again, an unfinished one resumes from its last checkpoint.
 """
