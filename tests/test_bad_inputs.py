@@ -344,7 +344,7 @@ def test_every_bad_pair_is_reported_before_anything_is_written(tmp_path, inputs,
     assert snapshot(tmp_path) == before  # the existing folder and its file untouched, a.png not written
 
 
-def test_a_failure_mid_run_leaves_no_empty_folder(tmp_path, inputs):
+def test_a_failure_mid_run_leaves_nothing(tmp_path, inputs):
     img, msk = inputs
     calls = []
 
@@ -353,11 +353,14 @@ def test_a_failure_mid_run_leaves_no_empty_folder(tmp_path, inputs):
             calls.append(1)
             return x * float("nan") if len(calls) > 1 else x
 
+    out = tmp_path / "out"
+    out.mkdir()
+    Image.fromarray(photo(6)).save(out / "keep.png")
+    before = snapshot(tmp_path)
     with pytest.raises(NonFiniteOutputError):
-        inpaint_files(FailsSecond(), img, msk, tmp_path / "out", save_raw=True, progress=False)
-    # a.png is complete (written atomically); b.png and no temporary file
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "raw"]
-    assert not list((tmp_path / "out").glob(".*"))
+        inpaint_files(FailsSecond(), img, msk, out, save_raw=True, progress=False)
+    # all or nothing: a.png was finished but is not kept, no temporary file, no raw/ folder, keep.png untouched
+    assert snapshot(tmp_path) == before
     calls.append(1)  # from now on every call fails: the first image already
     with pytest.raises(NonFiniteOutputError):
         inpaint_files(FailsSecond(), img, msk, tmp_path / "new" / "deeper", save_raw=True, progress=False)
@@ -374,9 +377,13 @@ def test_memory_is_estimated_from_the_size_then_tiles_or_a_refusal(generator, tm
         plan_image(5000, 5000, generator, 0.5 * 2**30, name="image x.jpg")
     img, msk = inputs
     before = snapshot(tmp_path)
-    rc, _, err = run(capsys, *inpaint_argv(ckpt, img, msk, tmp_path / "out", "--max-memory", "0.0000001"))
-    assert_refused(rc, err, str(img / "a.png"), "--max-memory")
+    for value in ("0.0000001", "0.001", "nan", "inf", "-1", "0"):
+        rc, _, err = run(capsys, *inpaint_argv(ckpt, img, msk, tmp_path / "out", "--max-memory", value))
+        assert_refused(rc, err, "--max-memory")
+        assert "GiB" in err and ("nan" in err if value == "nan" else True) and "nan GiB" not in err and "0.0 GiB" not in err
     assert snapshot(tmp_path) == before
+    with pytest.raises(ValueError, match=r"needs about \d+ MiB even in 256-px tiles, over the limit of 51 MiB"):
+        plan_image(600, 600, generator, 0.05 * 2**30, name="image x.jpg")
 
 
 def test_tiles_blend_to_the_whole_image_result_for_a_local_network(tmp_path):
@@ -539,3 +546,390 @@ def test_a_5000_pixel_photo_stays_under_the_memory_bound(tmp_path):
     out = np.asarray(Image.open(tmp_path / "out" / "photo.png"))
     src = np.asarray(Image.open(tmp_path / "photo.jpg").convert("RGB"))
     assert np.array_equal(out[mask == 0], src[mask == 0])
+
+
+# ----------------------------------------------------------------------------------------- 8. orientation (issue 21)
+def _stored(displayed, orientation):
+    """The pixels a camera stores for a ``displayed`` picture with EXIF ``orientation`` (the inverse turn)."""
+    return {1: lambda a: a, 3: lambda a: np.rot90(a, 2), 6: lambda a: np.rot90(a, 1),
+            8: lambda a: np.rot90(a, -1)}[orientation](displayed).copy()
+
+
+def _save_oriented_jpeg(path, displayed, orientation):
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(_stored(displayed, orientation)).save(path, quality=95, exif=exif.tobytes())
+
+
+def _smooth(h, w):
+    y, x = np.mgrid[0:h, 0:w]
+    return np.dstack([x * 255 // w, y * 255 // h, (x + y) * 127 // (h + w)]).astype(np.uint8)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_read_pixels_shows_what_a_viewer_shows(tmp_path, orientation):
+    from PIL import ImageOps
+
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / "x.png"
+    Image.fromarray(photo(2, 12, 20)).save(path, exif=exif.tobytes())  # lossless, so the comparison is exact
+    with Image.open(path) as img:
+        viewer = np.asarray(ImageOps.exif_transpose(img).convert("RGB"), np.float32) / 255
+    px = read_pixels(path)
+    np.testing.assert_array_equal(px.rgb, viewer)
+    assert px.orientation == orientation and px.size == viewer.shape[:2]
+    from isnet.io import image_size
+
+    assert image_size(path) == viewer.shape[:2]
+
+
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_a_rotated_photo_is_inpainted_where_the_user_painted(tmp_path, ckpt, capsys, orientation):
+    from PIL import ImageOps
+
+    h, w = 48, 80  # as a viewer shows the photo: landscape
+    (tmp_path / "in").mkdir(), (tmp_path / "masks").mkdir()
+    _save_oriented_jpeg(tmp_path / "in" / "phone.jpg", _smooth(h, w), orientation)
+    hole = np.zeros((h, w), bool)
+    hole[4:20, 50:76] = True  # top right, as the user sees the photo
+    Image.fromarray((hole * 255).astype(np.uint8)).save(tmp_path / "masks" / "phone.png")
+    with Image.open(tmp_path / "in" / "phone.jpg") as img:
+        viewer = np.asarray(ImageOps.exif_transpose(img).convert("RGB"))
+
+    class White(torch.nn.Module):
+        def forward(self, x):
+            return torch.ones_like(x)
+
+    inpaint_files(White(), tmp_path / "in", tmp_path / "masks", tmp_path / "api", progress=False)
+    out = Image.open(tmp_path / "api" / "phone.png")
+    assert out.size == (w, h) and out.getexif().get(0x0112) is None  # upright pixels, no stale orientation tag
+    res = np.asarray(out.convert("RGB"))
+    assert np.all(res[hole] == 255)  # the hole the user painted, and only it
+    assert np.array_equal(res[~hole], viewer[~hole])
+    # the command line: exit 0, upright output, known pixels as the viewer shows them
+    rc, _, err = run(capsys, *inpaint_argv(ckpt, tmp_path / "in", tmp_path / "masks", tmp_path / "cli"))
+    assert rc == 0, err
+    res = np.asarray(Image.open(tmp_path / "cli" / "phone.png").convert("RGB"))
+    assert res.shape[:2] == (h, w) and np.array_equal(res[~hole], viewer[~hole])
+
+
+def test_a_mask_of_the_stored_size_names_the_orientation(tmp_path, ckpt, capsys):
+    (tmp_path / "in").mkdir(), (tmp_path / "masks").mkdir()
+    _save_oriented_jpeg(tmp_path / "in" / "phone.jpg", _smooth(48, 80), 6)  # stored 80 tall, 48 wide
+    Image.fromarray(hole_mask(80, 48)).save(tmp_path / "masks" / "phone.png")  # painted on the stored pixels
+    before = snapshot(tmp_path)
+    rc, _, err = run(capsys, *inpaint_argv(ckpt, tmp_path / "in", tmp_path / "masks", tmp_path / "out"))
+    assert_refused(rc, err, "phone.png", "phone.jpg")
+    assert "48×80 but image" in err and "is 80×48" in err and "EXIF orientation 6" in err and "viewer" in err
+    assert snapshot(tmp_path) == before
+    # without any orientation, a mask turned by 90° is named as such
+    Image.fromarray(photo(1)).save(tmp_path / "i.png")
+    Image.fromarray(hole_mask(W, H)).save(tmp_path / "m.png")
+    with pytest.raises(ValueError, match="turned by 90°"):
+        load_pair(tmp_path / "i.png", tmp_path / "m.png")
+
+
+def test_the_output_keeps_the_photo_colour_profile(tmp_path, inputs, generator):
+    from PIL import ImageCms
+
+    img, msk = inputs
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    Image.fromarray(photo(0)).save(img / "a.png", icc_profile=icc)
+    inpaint_files(generator, img, msk, tmp_path / "out", progress=False)
+    assert Image.open(tmp_path / "out" / "a.png").info.get("icc_profile") == icc
+    assert Image.open(tmp_path / "out" / "b.png").info.get("icc_profile") is None
+
+
+# ----------------------------------------------------------------------------------------- 9. the error boundary
+def _fail_writes(monkeypatch, after=0, errno_=None, match=None):
+    """Make ``isnet.io``'s one write function fail like a full disk: the first ``after`` writes succeed."""
+    import errno
+
+    import isnet.io
+
+    real = isnet.io._write_file
+    count = []
+
+    def write(f, data, path):
+        if match is None or match in os.path.basename(path):
+            count.append(1)
+            if len(count) > after:
+                code = errno_ or errno.ENOSPC
+                raise OSError(code, os.strerror(code))
+        return real(f, data, path)
+
+    monkeypatch.setattr(isnet.io, "_write_file", write)
+
+
+def _read_only(monkeypatch, folder):
+    """``folder`` read-only: chmod where that binds; as root (which chmod does not stop) the write calls fail."""
+    import errno
+    import tempfile
+
+    import isnet.io
+
+    real, real_mkdir = tempfile.mkstemp, os.mkdir
+
+    def mkstemp(*args, dir=None, **kwargs):
+        if dir is not None and str(dir).startswith(str(folder)):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(dir))
+        return real(*args, dir=dir, **kwargs)
+
+    def mkdir(path, *args, **kwargs):
+        if str(path).startswith(str(folder) + os.sep):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+        return real_mkdir(path, *args, **kwargs)
+
+    monkeypatch.setattr(isnet.io.tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(os, "mkdir", mkdir)
+    folder.chmod(0o555)
+
+
+def test_a_full_disk_mid_batch_leaves_no_partial_output(tmp_path, inputs, ckpt, capsys, monkeypatch):
+    img, msk = inputs
+    for name in ("c", "d", "e"):
+        Image.fromarray(photo(7)).save(img / f"{name}.png")
+        Image.fromarray(hole_mask()).save(msk / f"{name}.png")
+    before = snapshot(tmp_path)
+    _fail_writes(monkeypatch, after=4)  # 4 of 5 outputs written, then the disk is full
+    rc, out, err = run(capsys, *inpaint_argv(ckpt, img, msk, tmp_path / "out"))
+    assert_refused(rc, err, str(tmp_path / "out" / "e.png"))
+    assert "no space left" in err and "nothing was written" in err and "4 output file(s)" in err
+    assert len(err.strip().splitlines()) == 1
+    assert snapshot(tmp_path) == before and not (tmp_path / "out").exists()
+
+
+def test_a_read_only_output_folder_is_one_line(tmp_path, inputs, ckpt, capsys, monkeypatch):
+    img, msk = inputs
+    out = tmp_path / "ro"
+    out.mkdir()
+    _read_only(monkeypatch, out)
+    try:
+        before = snapshot(tmp_path)
+        rc, _, err = run(capsys, *inpaint_argv(ckpt, img, msk, out))
+        assert_refused(rc, err, str(out))
+        assert ("read-only" in err or "permission" in err) and len(err.strip().splitlines()) == 1
+        assert snapshot(tmp_path) == before
+        from isnet.data import make_pairs
+
+        monkeypatch.undo()
+        pairs = tmp_path / "pairs.csv"
+        make_pairs("samples", "all", 32, 1, pairs, seed=0, progress=False)
+        _read_only(monkeypatch, out)
+        before = snapshot(tmp_path)
+        rc, _, err = run(capsys, "evaluate", "--method", "telea", "--pairs", pairs, "--out", out, "--limit", "2",
+                         "--no-progress")
+        assert_refused(rc, err, str(out))
+        assert snapshot(tmp_path) == before
+        rc, _, err = run(capsys, "train", "--profile", "test", f"out.dir={out}", "train.iterations=1",
+                         "model.width=0.125", "train.batch=1", "data.val_pairs=1", "--no-progress")
+        assert_refused(rc, err, str(out))
+        assert "Traceback" not in err and snapshot(tmp_path) == before
+    finally:
+        out.chmod(0o755)
+
+
+def test_evaluate_results_are_all_or_nothing_on_a_full_disk(tmp_path, capsys, monkeypatch):
+    from isnet.data import make_pairs
+
+    pairs = tmp_path / "pairs.csv"
+    make_pairs("samples", "all", 32, 1, pairs, seed=0, progress=False)
+    before = snapshot(tmp_path)
+    _fail_writes(monkeypatch, after=1)  # per_pair.csv fits, summary.csv does not
+    rc, _, err = run(capsys, "evaluate", "--method", "telea", "--pairs", pairs, "--out", tmp_path / "ev",
+                     "--limit", "2", "--no-progress")
+    assert_refused(rc, err, "summary.csv")
+    assert "no space left" in err
+    assert not list((tmp_path / "ev").glob("*")) if (tmp_path / "ev").exists() else True
+    assert {k: v for k, v in snapshot(tmp_path).items() if not k.endswith("ev")} == before
+
+
+def test_train_writing_best_pt_on_a_full_disk(tmp_path, capsys, monkeypatch):
+    _fail_writes(monkeypatch, match="best.pt")
+    run_root = tmp_path / "runs"
+    rc, _, err = run(capsys, "train", "--profile", "test", f"out.dir={run_root}", "model.width=0.125",
+                     "train.batch=2", "train.iterations=2", "train.val_every=2", "data.val_pairs=1", "--no-progress")
+    assert rc == 2 and "Traceback" not in err, err
+    line = [x for x in err.strip().splitlines() if "error" in x or "no space" in x]
+    assert line and "best.pt" in line[-1] and "no space left" in line[-1] and "--resume" in line[-1]
+    assert not [p for p in run_root.rglob("*") if p.name.endswith(".tmp")]  # nothing half-written
+    assert not list(run_root.rglob("best.pt"))
+
+
+@pytest.mark.parametrize("device", ["cuda", "cuda:7", "gpu", "banana:0"])
+def test_device_options_are_one_line(tmp_path, inputs, ckpt, capsys, device):
+    if device.startswith("cuda") and torch.cuda.is_available() and torch.cuda.device_count() > 7:
+        pytest.skip("this machine has that GPU")
+    img, msk = inputs
+    before = snapshot(tmp_path)
+    rc, _, err = run(capsys, *inpaint_argv(ckpt, img, msk, tmp_path / "out", "--device", device))
+    if device == "cuda" and torch.cuda.is_available():
+        assert rc == 0
+        return
+    assert_refused(rc, err, f"--device {device}")
+    assert "train.device" not in err and "cpu" in err
+    assert snapshot(tmp_path) == before
+    rc, _, err = run(capsys, "evaluate", "--method", "telea", "--pairs", tmp_path / "none.csv", "--device", device,
+                     "--no-progress")
+    assert_refused(rc, err, f"--device {device}")
+
+
+def test_malformed_config_yaml_is_one_line(tmp_path, capsys, monkeypatch):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train:\n  iterations: 10\n    batch: [2\n")
+    before = snapshot(tmp_path)
+    rc, _, err = run(capsys, "train", "--config", bad, "--no-progress")
+    assert_refused(rc, err, f"--config {bad}")
+    assert "not valid YAML" in err and "line" in err and len(err.strip().splitlines()) == 1
+    assert snapshot(tmp_path) == before
+    monkeypatch.setenv("ISNET_DEBUG", "1")  # the traceback is still there for whoever asks
+    import yaml
+
+    with pytest.raises(yaml.YAMLError):
+        cli_main(["train", "--config", str(bad), "--no-progress"])
+
+
+def test_an_optuna_storage_that_is_not_a_database(tmp_path, capsys):
+    db = tmp_path / "notes.db"
+    db.write_text("my notes, not a database\n")
+    before = snapshot(tmp_path)
+    rc, _, err = run(capsys, "search", "--profile", "test", "--storage", f"sqlite:///{db}", "--n-trials", "1",
+                     "--runs-dir", tmp_path / "runs", "--no-progress")
+    assert_refused(rc, err, str(db))
+    assert "not an Optuna database" in err and len(err.strip().splitlines()) == 1
+    assert snapshot(tmp_path) == before
+
+
+# ----------------------------------------------------------------------------------------- 10. small cases
+@pytest.mark.parametrize("limit", ["0", "-1"])
+def test_evaluate_limit_must_be_positive(tmp_path, capsys, limit):
+    rc, _, err = run(capsys, "evaluate", "--method", "telea", "--pairs", tmp_path / "none.csv", "--limit", limit,
+                     "--out", tmp_path / "ev", "--no-progress")
+    assert_refused(rc, err, f"--limit {limit}")
+    assert not (tmp_path / "ev").exists()
+
+
+@pytest.mark.parametrize("holes", ["white", "black"])
+def test_a_mostly_hole_mask_warns_about_polarity(tmp_path, inputs, ckpt, capsys, holes):
+    img, msk = inputs
+    m = np.full((H, W), 255 if holes == "white" else 0, np.uint8)
+    m[:8, :47] = 255 - m[0, 0]  # 81 % hole
+    Image.fromarray(m).save(msk / "b.png")
+    rc, _, err = run(capsys, *inpaint_argv(ckpt, img, msk, tmp_path / "out", "--holes", holes))
+    assert rc == 0, err
+    other = "black" if holes == "white" else "white"
+    warning = [x for x in err.splitlines() if "warning" in x and "b.png" in x]
+    assert warning and "81 %" in warning[0] and "polarity" in warning[0] and f"--holes {other}" in warning[0]
+    if holes == "white":  # a.png's mask is 12 % hole (with --holes black it is 88 %, and warned about too)
+        assert not any("a.png" in x and "polarity" in x for x in err.splitlines())
+
+
+def test_broken_and_looping_symlinks_are_named(tmp_path, inputs, ckpt, capsys):
+    img, msk = inputs
+    (img / "loop.png").symlink_to(img / "loop.png")
+    (img / "gone.png").symlink_to(tmp_path / "nowhere.png")
+    rc, out, err = run(capsys, *inpaint_argv(ckpt, img, msk, tmp_path / "out"))
+    assert rc == 0, err
+    assert any("loop.png" in x and "loops" in x for x in err.splitlines()), err
+    assert any("gone.png" in x and "points to nothing" in x for x in err.splitlines()), err
+    assert "wrote 2" in out
+    from isnet.data.sources import FolderSource
+
+    with pytest.warns(UserWarning, match=r"2 symbolic link\(s\).*gone\.png.*loop\.png"):
+        assert len(FolderSource(img)) == 2
+
+
+def _gif(path, frames=1):
+    images = [Image.fromarray(photo(i)).convert("P") for i in range(frames)]
+    images[0].save(path, save_all=frames > 1, append_images=images[1:])
+
+
+def test_gifs_are_read_with_a_note_for_animations(tmp_path, ckpt, capsys):
+    (tmp_path / "gifs").mkdir()
+    _gif(tmp_path / "gifs" / "still.gif")
+    _gif(tmp_path / "gifs" / "anim.gif", frames=3)
+    Image.fromarray(hole_mask()).save(tmp_path / "mask.png")
+    # a folder of GIFs is a folder of images (first frame), with a note for the animated one
+    rc, out, err = run(capsys, *inpaint_argv(ckpt, tmp_path / "gifs", tmp_path / "mask.png", tmp_path / "o1"))
+    assert rc == 0, err
+    assert "wrote 2" in out and any("anim.gif" in x and "3 frames" in x and "first" in x for x in err.splitlines())
+    assert not any("still.gif" in x for x in err.splitlines() if "warning" in x)
+    # a lone animated GIF: the same note
+    rc, out, err = run(capsys, *inpaint_argv(ckpt, tmp_path / "gifs" / "anim.gif", tmp_path / "mask.png",
+                                             tmp_path / "o2"))
+    assert rc == 0 and "only the first" in err
+    # a folder of files that are no images names what it found
+    (tmp_path / "heic").mkdir()
+    (tmp_path / "heic" / "IMG_1.heic").write_bytes(b"\x00" * 10)
+    before = snapshot(tmp_path)
+    rc, _, err = run(capsys, *inpaint_argv(ckpt, tmp_path / "heic", tmp_path / "mask.png", tmp_path / "o3"))
+    assert_refused(rc, err, str(tmp_path / "heic"))
+    assert "IMG_1.heic" in err and "convert" in err and snapshot(tmp_path) == before
+    # training data: a folder of GIFs says GIFs were found and what to do
+    from isnet.data.sources import FolderSource
+
+    with pytest.raises(FileNotFoundError, match=r"2 \.gif files.*convert"):
+        FolderSource(tmp_path / "gifs")
+
+
+def test_image_size_must_be_a_multiple_of_16(tmp_path, capsys):
+    rc, _, err = run(capsys, "train", "--profile", "test", f"out.dir={tmp_path / 'r'}", "data.size=33", "--no-progress")
+    assert rc == 2 and "Traceback" not in err
+    assert "data.size=33" in err and "multiple of 16" in err and "32 or 48" in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_released_file_that_does_not_fit_names_no_missing_option(tmp_path, inputs, generator, capsys):
+    from isnet.models.released import ours_to_upstream
+
+    img, msk = inputs
+    path = tmp_path / "InpaintingModel_gen.pth"
+    torch.save({"generator": ours_to_upstream(generator.state_dict())}, path)  # 1 block, not the released 4
+    before = snapshot(tmp_path)
+    for command in (inpaint_argv(path, img, msk, tmp_path / "out"),
+                    ["evaluate", "--checkpoint", path, "--pairs", tmp_path / "none.csv", "--no-progress"]):
+        rc, _, err = run(capsys, *command)
+        assert_refused(rc, err, str(path))
+        assert "`blocks`" not in err and "--blocks" not in err and "--width" not in err
+        assert "InpaintingModel_gen.pth" in err and len(err.strip().splitlines()) == 1
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("kind", ["png", "jpeg", "empty", "html"])
+def test_a_file_that_is_no_checkpoint_says_what_it_is(tmp_path, inputs, capsys, kind):
+    img, msk = inputs
+    path = tmp_path / "model.pth"
+    if kind in ("png", "jpeg"):
+        Image.fromarray(photo(0)).save(path, format=kind.upper())
+    else:
+        path.write_text("" if kind == "empty" else "<!DOCTYPE html><html>login</html>")
+    expected = {"png": "is a PNG image, not a PyTorch checkpoint", "jpeg": "is a JPEG image, not a PyTorch",
+                "empty": "is an empty file", "html": "is an HTML page"}[kind]
+    before = snapshot(tmp_path)
+    for command in (inpaint_argv(path, img, msk, tmp_path / "out"),
+                    ["evaluate", "--checkpoint", path, "--pairs", tmp_path / "none.csv", "--no-progress"]):
+        rc, _, err = run(capsys, *command)
+        assert_refused(rc, err, str(path))
+        assert expected in err and "Python objects" not in err
+    assert snapshot(tmp_path) == before
+
+
+def test_a_truncated_run_checkpoint_says_retrain_the_run(tmp_path, inputs, ckpt, capsys):
+    img, msk = inputs
+    run_dir = tmp_path / "results" / "smoke" / "runs" / "3f9a"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    data = ckpt.read_bytes()
+    bad = run_dir / "checkpoints" / "iter_00000012.pt"
+    bad.write_bytes(data[: len(data) // 2])
+    before = snapshot(tmp_path)
+    rc, _, err = run(capsys, *inpaint_argv(bad, img, msk, tmp_path / "out"))
+    assert_refused(rc, err, str(bad))
+    assert "retrain that run" in err and str(run_dir) in err and "--resume" in err
+    assert "download" not in err and snapshot(tmp_path) == before
+    # a loose file elsewhere keeps the old fix
+    loose = tmp_path / "model.pt"
+    loose.write_bytes(data[: len(data) // 2])
+    rc, _, err = run(capsys, *inpaint_argv(loose, img, msk, tmp_path / "out"))
+    assert_refused(rc, err, str(loose))
+    assert "copy or download it again" in err

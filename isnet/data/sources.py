@@ -18,6 +18,7 @@ back to item 0).
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -113,8 +114,6 @@ def licence_summary(counts: dict[str, int], top: int = 4) -> str:
 
 def _list_images(root: Path) -> list[Path]:
     """Image files under ``root`` (recursive, sorted); a broken or looping symbolic link is named in a warning."""
-    import warnings
-
     found, broken = [], []
     for p in root.rglob("*"):
         if p.suffix.lower() not in IMAGE_EXTENSIONS:

@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from .. import models
-from ..io import atomic_write_bytes, atomic_write_text, load_torch_file
+from ..io import FileError, atomic_write_bytes, atomic_write_text, describe_os_error, load_torch_file
 from .config import Config
 
 FORMAT = "isnet-checkpoint/1"
@@ -108,18 +108,29 @@ def save_checkpoint(run_dir: str | os.PathLike, payload: Mapping[str, Any], keep
                     best: bool = False) -> Path:
     """Write ``iter_<iteration>.pt`` atomically, also as ``best.pt`` if ``best``; keep the last ``keep_last``.
 
-    The payload is serialised once; the old files are pruned only after the new one is in place.
+    The payload is serialised once; the old files are pruned only after the new one is in place. A write that
+    fails (full disk, read-only folder) leaves the earlier checkpoints as they were and raises a ``FileError``
+    saying so and how to continue.
     """
     assert keep_last >= 1, f"keep_last must be at least 1, got {keep_last}"
     iteration = int(payload["iteration"])
     buf = io.BytesIO()
     torch.save(dict(payload), buf)
     data = buf.getvalue()
-    path = atomic_write_bytes(checkpoint_path(run_dir, iteration), data)
-    if best:
-        atomic_write_bytes(checkpoint_dir(run_dir) / "best.pt", data)
-        info = {"iteration": iteration, "file": path.name, **(payload.get("val") or {})}
-        atomic_write_text(checkpoint_dir(run_dir) / "best.json", json.dumps(info, indent=1))
+    try:
+        path = atomic_write_bytes(checkpoint_path(run_dir, iteration), data)
+        if best:
+            atomic_write_bytes(checkpoint_dir(run_dir) / "best.pt", data)
+            info = {"iteration": iteration, "file": path.name, **(payload.get("val") or {})}
+            atomic_write_text(checkpoint_dir(run_dir) / "best.json", json.dumps(info, indent=1))
+    except OSError as e:
+        if isinstance(e, FileError):
+            raise
+        earlier = list_checkpoints(run_dir)
+        kept = (f"the last complete checkpoint is {earlier[-1]}" if earlier else "the run has no complete checkpoint")
+        raise FileError(e.errno, f"{describe_os_error(e)}; the checkpoint of iteration {iteration} was not saved "
+                        f"({kept}, nothing half-written is left); then continue with `isnet train --resume` and the "
+                        "same config", e.filename) from None
     for old in list_checkpoints(run_dir)[:-keep_last]:
         old.unlink(missing_ok=True)
     _remove_stale_temporaries(checkpoint_dir(run_dir))
@@ -213,8 +224,17 @@ def load_generator(path: str | os.PathLike, map_location: Any = "cpu", **release
         check_finite_weights(g, path)
         return g.eval()
     if isinstance(blob, dict) and "generator" in blob:
-
-        g = models.load_released_generator(path, map_location=map_location, **released_options)
+        try:
+            g = models.load_released_generator(path, map_location=map_location, **released_options)
+        except ValueError as e:
+            if released_options:
+                raise
+            # the models layer's hint names the Python keyword `blocks`; say what a command-line user can do
+            first = str(e).split("\n")[0].split("; check `blocks`")[0].rstrip(":")
+            raise ValueError(f"{first}: {path} has a 'generator' but is neither an isnet checkpoint nor the authors' "
+                             "released ISNet generator (blocks=4, width=1); pass a run's checkpoints/best.pt or the "
+                             "authors' InpaintingModel_gen.pth (another released variant loads in Python with "
+                             "isnet.engine.checkpoint.load_generator(path, blocks=..., width=...))") from None
         g.isnet_source = f"{path} (authors' released weights)"
         check_finite_weights(g, path)
         return g.eval()

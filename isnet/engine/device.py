@@ -13,18 +13,47 @@ import torch
 AMP_DTYPES = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-def pick_device(name: str = "auto", local_rank: int | None = None) -> torch.device:
-    """``auto`` = CUDA if present; a bare ``cuda`` takes ``cuda:local_rank`` (under torchrun) or the current one."""
+class DeviceError(ValueError):
+    """A device option this machine cannot honour (no CUDA, no such GPU, not a device name)."""
+
+
+def pick_device(name: str = "auto", local_rank: int | None = None, option: str = "train.device") -> torch.device:
+    """``auto`` = CUDA if present; a bare ``cuda`` takes ``cuda:local_rank`` (under torchrun) or the current one.
+
+    ``option`` is how the user gave ``name`` (``train.device`` in a config, ``--device`` on a command line), so
+    that a refusal names what to change. Raises ``DeviceError`` (a ValueError).
+    """
+    given = f"{option}={name}" if "." in option else f"{option} {name}"
+    fix = f"use {option}{'=' if '.' in option else ' '}cpu or auto"
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError, TypeError):
+        raise DeviceError(f"{given} is not a device; use auto, cpu, cuda or cuda:N (N = the GPU's index)"
+                          f"{', or mps' if _mps_available() else ''}") from None
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise RuntimeError(f"train.device={name} but CUDA is not available; use train.device=cpu or auto")
+            why = ("this PyTorch build has no CUDA support" if torch.version.cuda is None else
+                   f"this PyTorch (CUDA {torch.version.cuda}) finds no usable NVIDIA GPU or driver")
+            raise DeviceError(f"{given} but CUDA is not available ({why}); {fix}")
+        count = torch.cuda.device_count()
+        if device.index is not None and device.index >= count:
+            raise DeviceError(f"{given} but this machine has {count} CUDA device(s) (cuda:0 to cuda:{count - 1}); "
+                              f"choose one of them, or {fix}")
         if device.index is None:
             device = torch.device("cuda", local_rank if local_rank is not None else torch.cuda.current_device())
         torch.cuda.set_device(device)
+    elif device.type == "mps" and not _mps_available():
+        raise DeviceError(f"{given} but Apple's MPS is not available here; {fix}")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise DeviceError(f"{given} is not supported by isnet; use auto, cpu, cuda or cuda:N")
     return device
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
 
 
 def device_name(device: torch.device) -> str:

@@ -23,12 +23,13 @@ import torch
 from torch import nn
 
 from ..data import PairsDataset, pair_batches
-from ..io import atomic_write_text, refuse_overwrite
+from ..io import StagedFiles, refuse_overwrite
 from ..markdown import markdown_table
 from ..method.baselines import BASELINES, ClassicalInpainter
 from ..method.metrics import METRICS, aggregate, score_batch
 from ..method.pra import Inpainter, one_shot, progressive_inpaint
 from .checkpoint import load_generator
+from .device import pick_device
 from .inpaint import GuardedGenerator
 
 SUMMARY_METRICS = ("psnr", "ssim", "mae", "psnr_hole", "mae_hole")
@@ -80,10 +81,14 @@ def evaluate(method: Any, pairs: Any, pra: bool = False, *, name: str | None = N
     ``pairs``: a pairs manifest path or an ``isnet.data.PairsDataset``. ``pra=True`` runs the progressive
     reconstruction (``isnet.pra.progressive_inpaint``, kernel ``pra_kernel``) instead of one pass.
 
+    ``limit``: only the first ``limit`` pairs (1 or more; None = all).
+
     Columns: method, pra, pair, image_id, bucket, hole_ratio, passes, psnr, ssim, mae, psnr_hole, mae_hole.
     """
-    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
-                       "cpu" if device == "auto" else device)
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ValueError(f"--limit {limit} is not a number of pairs: give 1 or more (e.g. --limit 20 for a quick "
+                         "look), or leave --limit out to score every pair")
+    dev = pick_device(device, option="--device")
     inpainter, label = as_method(method, dev)
     label = name or (label + ("+pra" if pra else ""))
     dataset = _pairs_dataset(pairs)
@@ -96,7 +101,7 @@ def evaluate(method: Any, pairs: Any, pra: bool = False, *, name: str | None = N
         scorer = GuardedGenerator(inpainter, source).eval()  # NaN or inf output stops the run, naming the file
     try:
         df = _score(scorer, label, dataset, pra, dev, batch_size, pra_kernel, progress, limit)
-        if df.empty and len(dataset) and (limit is None or limit > 0):
+        if df.empty and len(dataset):
             where = f" in {pairs}" if isinstance(pairs, (str, os.PathLike)) else ""
             raise ValueError(f"none of the {len(dataset)} pairs{where} could be read (see the warnings above); "
                              "check the image paths, or rebuild the pairs with `isnet data pairs`")
@@ -166,14 +171,15 @@ def summary_markdown(summary: pd.DataFrame) -> str:
 
 
 def write_results(df: pd.DataFrame, out: str | os.PathLike, overwrite: bool = False) -> dict[str, Path]:
-    """``per_pair.csv``, ``summary.csv`` and ``summary.md`` in ``out``; existing files need ``overwrite``."""
+    """``per_pair.csv``, ``summary.csv`` and ``summary.md`` in ``out``, all or none; existing files need ``overwrite``."""
 
     out = Path(out)
     paths = {"per_pair": out / "per_pair.csv", "summary": out / "summary.csv", "markdown": out / "summary.md"}
     for p in paths.values():
         refuse_overwrite(p, overwrite, "result file")
     summary = summarize(df)
-    atomic_write_text(paths["per_pair"], df.to_csv(index=False))
-    atomic_write_text(paths["summary"], summary.to_csv(index=False))
-    atomic_write_text(paths["markdown"], summary_markdown(summary))
+    with StagedFiles() as staged:  # a full disk after the first file leaves none of them
+        staged.write_bytes(paths["per_pair"], df.to_csv(index=False).encode())
+        staged.write_bytes(paths["summary"], summary.to_csv(index=False).encode())
+        staged.write_bytes(paths["markdown"], summary_markdown(summary).encode())
     return paths

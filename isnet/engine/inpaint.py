@@ -5,16 +5,20 @@ every image. Masks are white = hole by default (what painting tools make); --hol
 other polarity (the authors' convention); --holes alpha, without --masks, takes each image's
 transparent pixels as the hole. Any image size works: the generator pads to a multiple of 16 and
 crops back, never resizes; an image too big for --max-memory is inpainted in overlapping tiles.
+Images and masks are read as a viewer shows them (a phone photo's EXIF orientation is applied), so paint
+the mask on the photo as you see it; outputs are stored upright, with the photo's colour profile.
 
 Every pair is decoded and checked (size, mask, memory) before the first file is written; a bad
 pair stops the run with one line per bad file and nothing written. Outputs are PNG composites
-OUT/<name>.png (and OUT/raw/<name>.png with --save-raw), written atomically; nothing is written into
-the input folders and no existing file is replaced unless --overwrite. Known pixels are always the
+OUT/<name>.png (and OUT/raw/<name>.png with --save-raw), all or nothing: a failure on the way (a full
+disk, a broken generator, Ctrl-C) leaves none of them; nothing is written into the input folders and no
+existing file is replaced unless --overwrite. Known pixels are always the
 input's. Both our checkpoints and the authors' released InpaintingModel_gen.pth are accepted.
 """
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import time
 import warnings
@@ -26,13 +30,23 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..io import atomic_write_bytes, image_size, read_pixels, refuse_overwrite
+from ..io import (
+    ORIENTATIONS,
+    FileError,
+    StagedFiles,
+    atomic_write_bytes,
+    describe_os_error,
+    image_size,
+    read_pixels,
+    refuse_overwrite,
+)
 from ..method.masks import load_known
 from ..method.pra import composite, progressive_inpaint
 from .checkpoint import load_generator
 from .device import pick_device
 from .modes import AUTO, checkpoint_training_size, resolve_mode, run_mode
 from .pretrained import load_pretrained
+from .pairing import IMAGE_SUFFIXES, pair_files
 from .tiles import (
     GuardedGenerator,
     NonFiniteOutputError,
@@ -41,9 +55,10 @@ from .tiles import (
     plan_image,
 )
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 HOLES = ("white", "black", "alpha")
 DEFAULT_MAX_MEMORY_GB = 4.0
+MIN_MAX_MEMORY_GB = 0.05  # below this not even a small image and the smallest tile fit (and 0.001 is a typo)
+MANY_HOLES = 0.7  # a mask that makes more of its image a hole is likely of inverted polarity: a warning
 
 
 class InputErrors(ValueError):
@@ -55,44 +70,6 @@ class InputErrors(ValueError):
 
 
 # ----------------------------------------------------------------------------------------- files
-def _images_in(path: Path) -> list[Path]:
-    return sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-                  and not p.name.startswith("."))
-
-
-def pair_files(images: str | os.PathLike, masks: str | os.PathLike | None) -> list[tuple[Path, Path | None]]:
-    """(image, mask) pairs: by file stem for folders; one mask file serves every image; mask None without masks.
-
-    A missing mask, or two mask files with the image's stem, is an error naming the image.
-    """
-    images = Path(images)
-    masks = Path(masks) if masks is not None else None
-    for what, p in (("images", images), ("masks", masks)):
-        if p is not None and not p.exists():
-            raise FileNotFoundError(f"--{what} {p} does not exist")
-    image_files = _images_in(images) if images.is_dir() else [images]
-    if not image_files:
-        raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {images}")
-    if masks is None:
-        return [(img, None) for img in image_files]
-    if masks.is_file():
-        return [(img, masks) for img in image_files]
-    by_stem: dict[str, list[Path]] = {}
-    for m in _images_in(masks):
-        by_stem.setdefault(m.stem, []).append(m)
-    pairs: list[tuple[Path, Path | None]] = []
-    for img in image_files:
-        candidates = [m for m in by_stem.get(img.stem, []) if m.resolve() != img.resolve()]
-        if not candidates:
-            raise FileNotFoundError(f"no mask for image {img}: expected a file named {img.stem}.<png|jpg|...> "
-                                    f"in {masks} (masks are matched by file name)")
-        if len(candidates) > 1:
-            raise ValueError(f"image {img} has several masks in {masks}: "
-                             f"{', '.join(c.name for c in candidates)}; keep one")
-        pairs.append((img, candidates[0]))
-    return pairs
-
-
 def load_image(path: str | os.PathLike) -> torch.Tensor:
     """An image file as a 1×3×H×W float tensor in [0, 1], at its true intensities (``isnet.io.read_pixels``)."""
 
@@ -103,8 +80,9 @@ def _as_tensor(rgb: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0).contiguous()
 
 
-def save_image(path: Path, image: torch.Tensor) -> None:
-    """Write a 1×3×H×W (or 3×H×W) [0, 1] tensor as an 8-bit PNG, atomically."""
+def png_bytes(image: torch.Tensor, icc_profile: bytes | None = None) -> bytes:
+    """A 1×3×H×W (or 3×H×W) [0, 1] tensor as 8-bit PNG bytes: upright pixels, no orientation tag, and the
+    input's colour profile when it had one (so a viewer shows the output as it showed the input)."""
     import io
 
     from PIL import Image
@@ -112,17 +90,29 @@ def save_image(path: Path, image: torch.Tensor) -> None:
     array = image.detach().float().cpu().reshape(-1, *image.shape[-2:])
     array = (array.clamp(0, 1).permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
     buf = io.BytesIO()
-    Image.fromarray(array).save(buf, format="PNG")
-    atomic_write_bytes(path, buf.getvalue())
+    Image.fromarray(array).save(buf, format="PNG", **({"icc_profile": icc_profile} if icc_profile else {}))
+    return buf.getvalue()
+
+
+def save_image(path: Path, image: torch.Tensor, icc_profile: bytes | None = None) -> None:
+    """Write a 1×3×H×W (or 3×H×W) [0, 1] tensor as an 8-bit PNG, atomically (see ``png_bytes``)."""
+    atomic_write_bytes(path, png_bytes(image, icc_profile))
 
 
 def load_pair(image_path: Path, mask_path: Path | None, holes: str = "white") -> tuple[torch.Tensor, torch.Tensor]:
     """The image (1×3×H×W) and its known mask (1×1×H×W, 1 = known), checked; errors and warnings name the file.
 
     ``holes="alpha"`` (no mask file): transparent pixels (alpha < 0.5) are the hole. With a mask file, an image's
-    transparency is ignored, with a warning. A mask of another size, or one that leaves nothing known, is refused.
+    transparency is ignored, with a warning. A mask of another size, or one that leaves nothing known, is refused;
+    one that makes more than ``MANY_HOLES`` of the image a hole gets a warning (inverted polarity?). Both files
+    are read as a viewer shows them (EXIF orientation applied).
     """
+    image, known, _ = _load_pair(image_path, mask_path, holes)
+    return image, known
 
+
+def _load_pair(image_path: Path, mask_path: Path | None, holes: str = "white"):
+    """``load_pair`` plus the image's ``Pixels`` (its colour profile goes to the output)."""
     if holes not in HOLES:
         raise ValueError(f"holes must be one of {', '.join(HOLES)}, got {holes!r}")
     px = read_pixels(image_path, "image")
@@ -146,20 +136,46 @@ def load_pair(image_path: Path, mask_path: Path | None, holes: str = "white") ->
         known = load_known(mask_path, holes=holes).to(image.dtype)
         name = f"mask {mask_path}"
         if tuple(known.shape[-2:]) != tuple(image.shape[-2:]):
-            h, w = image.shape[-2:]
-            kh, kw = known.shape[-2:]
-            raise ValueError(f"mask {mask_path} is {kw}×{kh} but image {image_path} is {w}×{h}; a mask must have "
-                             "its image's size (nothing is resized silently)")
+            raise ValueError(_size_mismatch(image_path, px.orientation, mask_path, tuple(image.shape[-2:]),
+                                            tuple(known.shape[-2:])))
     if not bool(known.any()):
         polarity = "" if holes == "alpha" else f" (with --holes {holes}; is the polarity inverted?)"
         raise ValueError(f"{name} marks every pixel of {image_path.name} as a hole{polarity}: nothing is known, so "
                          "the output would be the network's prior, not an inpainting; mark only the hole")
     if bool(known.all()):
         warnings.warn(f"{name} marks no hole in {image_path.name}: the output is the input unchanged", stacklevel=2)
+    hole = 1.0 - float(known.mean())
+    if hole > MANY_HOLES:
+        fix = ("is the polarity inverted? the hole is the transparent part with --holes alpha" if holes == "alpha"
+               else f"is the polarity inverted? with --holes {holes} {holes} marks the hole; pass --holes "
+                    f"{'black' if holes == 'white' else 'white'} if your mask marks the hole in "
+                    f"{'black' if holes == 'white' else 'white'}")
+        warnings.warn(f"{name} marks {100 * hole:.0f} % of {image_path.name} as hole (more than "
+                      f"{100 * MANY_HOLES:.0f} %): {fix}", stacklevel=2)
+    if px.frames > 1:
+        warnings.warn(f"image {image_path} has {px.frames} frames (an animation); only the first is inpainted",
+                      stacklevel=2)
     if any(n.startswith(("16-bit", "32-bit", "float")) or "bit grey" in n for n in px.notes):
         warnings.warn(f"image {image_path} is {', '.join(px.notes)}: read at its true intensity, written as an "
                       "8-bit PNG", stacklevel=2)
-    return image, known
+    return image, known, px
+
+
+def _size_mismatch(image_path: Path, orientation: int, mask_path: Path, size: tuple[int, int],
+                   mask_size: tuple[int, int]) -> str:
+    """A mask of another size than its image; when the mask has the image's sides swapped, say how orientation
+    explains it (the photo is read as a viewer shows it, after its EXIF orientation)."""
+    (h, w), (kh, kw) = size, mask_size
+    text = f"mask {mask_path} is {kw}×{kh} but image {image_path} is {w}×{h}"
+    if orientation != 1:
+        text += f" as a viewer shows it (its EXIF orientation {orientation}, {ORIENTATIONS[orientation]}, is applied)"
+    if (kh, kw) == (w, h):
+        if orientation != 1:
+            return (text + "; the mask has the sides of the photo's stored, unturned pixels: paint the mask on the "
+                    "photo as a viewer shows it (or turn the mask to match), then run again")
+        return (text + "; the mask is turned by 90°: turn it to the image's orientation (a photo and its mask must "
+                "be painted the same way up), then run again")
+    return text + "; a mask must have its image's size (nothing is resized silently)"
 
 
 # ----------------------------------------------------------------------------------------- inference
@@ -289,12 +305,11 @@ def inpaint_files(checkpoint: str | os.PathLike | nn.Module | None, images: str 
     if holes != "alpha" and masks is None:
         raise ValueError("no --masks given: pass a mask file or folder, or --holes alpha to use the images' "
                          "transparency as the hole")
-    if not max_memory_gb or max_memory_gb <= 0:
-        raise ValueError(f"--max-memory must be a positive number of GB, got {max_memory_gb}")
+    _check_max_memory(max_memory_gb)
     out = Path(out)
     pairs = pair_files(images, masks)
     targets = _check_outputs(out, pairs, save_raw, overwrite)
-    dev = pick_device(device)
+    dev = pick_device(device, option="--device")
     measured = checkpoint is None  # isnet bench scale measured the shipped generator's modes
     train_size = None if isinstance(checkpoint, nn.Module) else checkpoint_training_size(checkpoint)
     if checkpoint is None:
@@ -310,7 +325,9 @@ def inpaint_files(checkpoint: str | os.PathLike | nn.Module | None, images: str 
     plans = validate_pairs(pairs, holes, generator, max_memory_gb * 2**30, tile, pra)
     written = []
     bar = tqdm(total=len(pairs), disable=not progress, desc="inpaint", unit="img", dynamic_ncols=True)
-    with bar, _output_folder(out):
+    # all or nothing: each output is staged beside its target and every one is renamed into place at the end
+    staged = StagedFiles()
+    with bar, _output_folder(out), _all_or_nothing(staged, len(pairs)):
         for (img_path, mask_path), target, plan in zip(pairs, targets, plans):
             bar.set_postfix_str(f"{img_path.name} {plan.describe()}", refresh=True)
             tile_bar = tqdm(total=plan.tiles, disable=not progress or plan.tile is None, leave=False,
@@ -320,7 +337,7 @@ def inpaint_files(checkpoint: str | os.PathLike | nn.Module | None, images: str 
                 guarded.on_tile = lambda done, total: (tile_bar.reset(total) if done == 1 else None,
                                                        tile_bar.update(1))
                 start = time.perf_counter()
-                image, known = load_pair(img_path, mask_path, holes)
+                image, known, px = _load_pair(img_path, mask_path, holes)
                 run = resolve_mode(mode, min(image.shape[-2:]), measured)
                 if run == "native":
                     comp, raw, passes = _inpaint(guarded, image.to(dev), known.to(dev), pra=pra, raw=save_raw)
@@ -328,14 +345,44 @@ def inpaint_files(checkpoint: str | os.PathLike | nn.Module | None, images: str 
                     comp, passes = run_mode(run, guarded, image.to(dev), known.to(dev), train_size, pra=pra)
                     raw = guarded(image.to(dev) * known.to(dev)) if save_raw else None
                 del image, known
-                save_image(target, comp)
+                staged.write_bytes(target, png_bytes(comp, px.icc_profile))
                 if save_raw:
-                    save_image(out / "raw" / target.name, raw)
+                    staged.write_bytes(out / "raw" / target.name, png_bytes(raw, px.icc_profile))
             written.append(target)
             bar.update(1)
-            if on_image is not None:
+            if on_image is not None:  # the file is renamed into place when the whole batch is done
                 on_image(ImageReport(img_path, target, plan, int(passes[0]), time.perf_counter() - start))
     return written
+
+
+def _check_max_memory(max_memory_gb: float) -> None:
+    """--max-memory is a positive, finite number of GiB, at least ``MIN_MAX_MEMORY_GB``."""
+    try:
+        value = float(max_memory_gb)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not math.isfinite(value) or value < MIN_MAX_MEMORY_GB:
+        raise ValueError(f"--max-memory {max_memory_gb} is not a usable limit: give the memory per image in GiB, a "
+                         f"finite number of at least {MIN_MAX_MEMORY_GB:g} (default {DEFAULT_MAX_MEMORY_GB:g}; "
+                         "bigger images are then run in tiles)")
+
+
+@contextlib.contextmanager
+def _all_or_nothing(staged: StagedFiles, total: int) -> Iterator[None]:
+    """Commit ``staged`` when the batch finished, discard it otherwise; a write failure says nothing was kept."""
+    try:
+        yield
+    except OSError as e:
+        done = len({t for _, t in staged.staged})
+        staged.discard()
+        if isinstance(e, FileError):
+            raise
+        raise FileError(e.errno, f"{describe_os_error(e)}; nothing was written: {total} input(s), the "
+                        f"{done} output file(s) finished before the failure were removed", e.filename) from None
+    except BaseException:
+        staged.discard()
+        raise
+    staged.commit()
 
 
 __all__ = ["DEFAULT_MAX_MEMORY_GB", "GuardedGenerator", "HOLES", "IMAGE_SUFFIXES", "ImageReport", "InputErrors", "NonFiniteOutputError", "Plan", "generator_bytes_per_pixel", "inpaint_files", "inpaint_image", "load_image", "load_pair", "pair_files", "plan_image", "save_image", "validate_pairs"]

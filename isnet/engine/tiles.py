@@ -84,9 +84,9 @@ def plan_image(height: int, width: int, generator: nn.Module, max_bytes: float, 
 
     def refuse(side: int) -> ValueError:
         need = buffers + per_px * min(side, height) * min(side, width)
-        return ValueError(f"{name} is {width}×{height} ({pixels / 1e6:.0f} MP): it needs about {need / 2**30:.1f} GiB "
-                          f"even in {side}-px tiles, over the limit of {max_bytes / 2**30:.1f} GiB; raise it with "
-                          "--max-memory GB, or downscale the image")
+        return ValueError(f"{name} is {width}×{height} ({pixels / 1e6:.1f} MP): it needs about {_amount(need)} "
+                          f"even in {side}-px tiles, over the limit of {_amount(max_bytes)}; raise it with "
+                          f"--max-memory GB (at least {math.ceil(need / 2**30 * 10) / 10:g}), or downscale the image")
 
     if tile is None:
         room = max_bytes - buffers
@@ -101,6 +101,11 @@ def plan_image(height: int, width: int, generator: nn.Module, max_bytes: float, 
     overlap = min(max(16, tile // 8 // 16 * 16), tile // 2)  # 1/8 of a tile, in steps of 16
     tiles = len(_starts(height, tile, overlap)) * len(_starts(width, tile, overlap))
     return Plan(height, width, tile, overlap, tiles, int(need))
+
+
+def _amount(n_bytes: float) -> str:
+    """Bytes as GiB (≥ 1 GiB, 1 decimal) or MiB, never "0.0 GiB"."""
+    return f"{n_bytes / 2**30:.1f} GiB" if n_bytes >= 2**30 else f"{max(1, round(n_bytes / 2**20))} MiB"
 
 
 def _ramp(n: int, overlap: int, before: bool, after: bool) -> torch.Tensor:
