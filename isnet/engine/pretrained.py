@@ -106,8 +106,9 @@ def export_generator(checkpoint: str | os.PathLike, out: str | os.PathLike) -> P
     checkpoint, which stays the source)."""
     blob = _our_checkpoint(checkpoint)
     out = Path(out)
-    light = {"format": FORMAT, "kind": "generator-fp16", "iteration": blob["iteration"],
-             "config_hash": blob.get("config_hash"), "config": blob["config"], "git": blob.get("git"),
+    config = {**blob["config"], "out": {**blob["config"].get("out", {}), "dir": ""}}  # no machine path in a
+    light = {"format": FORMAT, "kind": "generator-fp16", "iteration": blob["iteration"],  # committed file
+             "config_hash": blob.get("config_hash"), "config": config, "git": blob.get("git"),
              "generator": None, "generator_ema": _half_generator(blob)}
     atomic_torch_save(light, out)
     atomic_write_text(out.with_suffix(".json"), json.dumps(_weights_record(blob, out), indent=1, default=str) + "\n")
