@@ -933,3 +933,18 @@ def test_a_truncated_run_checkpoint_says_retrain_the_run(tmp_path, inputs, ckpt,
     rc, _, err = run(capsys, *inpaint_argv(loose, img, msk, tmp_path / "out"))
     assert_refused(rc, err, str(loose))
     assert "copy or download it again" in err
+
+
+def test_a_read_only_results_folder_stops_a_study_in_one_line(tmp_path, capsys, monkeypatch):
+    """``isnet study`` into a read-only results folder: one line naming the folder, exit 2, nothing written."""
+    res = tmp_path / "results"
+    res.mkdir()
+    _read_only(monkeypatch, res)
+    try:
+        before = snapshot(tmp_path)
+        rc, _, err = run(capsys, "study", "--profile", "smoke", "--results", res)
+        assert_refused(rc, err, str(res))
+        assert ("read-only" in err or "permission" in err) and len(err.strip().splitlines()) == 1
+        assert snapshot(tmp_path) == before
+    finally:
+        res.chmod(0o755)

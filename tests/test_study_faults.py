@@ -85,6 +85,7 @@ def _notebook(path: Path, code: str) -> None:
     params = nbformat.v4.new_code_cell("profile = 'smoke'\nresults_dir = None")
     params.metadata["tags"] = ["parameters"]
     nb.cells = [params, nbformat.v4.new_code_cell(code)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
     nbformat.write(nb, path)
 
 

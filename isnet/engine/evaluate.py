@@ -103,7 +103,8 @@ def evaluate(method: Any, pairs: Any, pra: bool = False, *, name: str | None = N
         df = _score(scorer, label, dataset, pra, dev, batch_size, pra_kernel, progress, limit)
         if df.empty and len(dataset):
             where = f" in {pairs}" if isinstance(pairs, (str, os.PathLike)) else ""
-            raise ValueError(f"none of the {len(dataset)} pairs{where} could be read (see the warnings above); "
+            raise ValueError(f"none of the {len(dataset)} pairs{where} could be read (each is named in a "
+                             "warning: on the terminal, or in the executed notebook's output); "
                              "check the image paths, or rebuild the pairs with `isnet data pairs`")
         return df
     finally:

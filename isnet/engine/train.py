@@ -123,7 +123,8 @@ class _Run:
         found = load_latest(self.run_dir, map_location="cpu") if self.resume else None
         if self.resume and existing and found is None:
             raise ValueError(f"none of the {len(existing)} checkpoints in {self.run_dir / 'checkpoints'} could be read "
-                             "(see the warnings above); nothing was changed")
+                             "(each is named in a warning: on the terminal, or in the executed notebook's output "
+                             "under isnet study); nothing was changed")
         if found is not None:
             path, ckpt = found
             check_compatible(ckpt["config"], self.cfg, source=f"checkpoint {path}")

@@ -16,7 +16,7 @@ from .facade import Study
 from .profiles import (
     get_profile,
 )
-from .provenance import REPO, git_commit, make_portable, require_clean_tree
+from .provenance import REPO, git_commit, make_file_portable, make_portable, require_clean_tree
 from .report import (
     to_markdown,
 )
@@ -225,6 +225,7 @@ def run_study(profile: str, only: Sequence[str] | None = None, resume: bool = Fa
                     seconds = time.time() - start
                     if partial.exists():
                         os.replace(partial, dst)
+                        make_file_portable(dst, study.dir)  # before its hash goes into finished.json
                     _mark_finished(done_marker, name, src, dst, seconds, ok=status == "ran")
                     locked_append_jsonl(timings, {"started": started, "session": session, "notebook": name,
                                                   "status": status, "seconds": round(seconds, 1),

@@ -89,19 +89,24 @@ def make_portable(folder: str | os.PathLike) -> list[Path]:
     """Rewrite every text file under ``folder`` so that it names no machine path (atomically); returns the files
     changed. Run at the end of ``isnet study`` and ``isnet bench learn`` on what they wrote."""
     folder = Path(folder)
-    changed = []
-    for path in sorted(folder.rglob("*")):
-        if not path.is_file() or path.suffix not in TEXT_SUFFIXES or "checkpoints" in path.parts:
-            continue
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (UnicodeDecodeError, OSError):
-            continue
-        new = portable_text(text, folder, cache_dir())
-        if new != text:
-            atomic_write_text(path, new)
-            changed.append(path)
-    return changed
+    return [path for path in sorted(folder.rglob("*"))
+            if path.is_file() and "checkpoints" not in path.parts and make_file_portable(path, folder)]
+
+
+def make_file_portable(path: str | os.PathLike, folder: str | os.PathLike) -> bool:
+    """``make_portable`` for one text file under ``folder`` (e.g. an executed notebook before its hash is
+    recorded); True when it changed."""
+    path = Path(path)
+    if path.suffix not in TEXT_SUFFIXES:
+        return False
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (UnicodeDecodeError, OSError):
+        return False
+    new = portable_text(text, Path(folder), cache_dir())
+    if new != text:
+        atomic_write_text(path, new)
+    return new != text
 
 
 # Profiles whose results are committed: writing them from a tree with uncommitted changes needs --allow-dirty.

@@ -577,7 +577,8 @@ def run_search(study_name: str, storage: str | optuna.storages.BaseStorage | Non
             failed = _real_failures(study)
             if failed >= max_failures:
                 raise RuntimeError(f"study {study_name!r}: {failed} trials failed (limit max_failures="
-                                   f"{max_failures}); see the warnings above, fix the cause and run again")
+                                   f"{max_failures}); each trial's error is in its warning (on the terminal, or in the executed "
+                                   "notebook's output under isnet study): fix the cause and run again")
             claimed = done + c[TrialState.RUNNING] + c[TrialState.WAITING]
             if claimed >= n_trials and not c[TrialState.WAITING]:
                 if not (heartbeat and c[TrialState.RUNNING]):
