@@ -351,7 +351,8 @@ def lab(tmp_path):
                JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"), ISNET_RESULTS=str(tmp_path / "results"))
     log = open(tmp_path / "lab.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-                             f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--allow-root"],
+                             f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--allow-root",
+                             "--LabApp.expose_app_in_browser=True"],  # window.jupyterapp: run commands by id
                             env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         for _ in range(240):
@@ -383,6 +384,14 @@ def _browser():
         options.add_argument(arg)
     options.binary_location = chromium
     return webdriver.Chrome(options=options, service=webdriver.ChromeService(driver))
+
+
+def _try(call):
+    """``call()``, or None when it raises AssertionError (an optional wait that timed out)."""
+    try:
+        return call()
+    except AssertionError:
+        return None
 
 
 def _wait(what, predicate, timeout, browser=None, shot=None):
@@ -419,8 +428,15 @@ def test_the_quickstart_in_jupyterlab_draws_a_hole_and_refills(lab, tmp_path):
             "return s && s.getAttribute('data-status') === 'idle';"), 90, browser, fail)
         for sidebar in browser.find_elements(By.CSS_SELECTOR, ".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current"):
             sidebar.click()  # fold the file browser: more room for the figures
-        browser.find_element(By.XPATH, "//div[contains(@class,'lm-MenuBar-itemLabel') and text()='Run']").click()
-        browser.find_element(By.CSS_SELECTOR, "li[data-command='notebook:run-all-cells']").click()
+        # Run > Run All Cells, through JupyterLab's command registry (the menu's markup differs between versions)
+        _wait("JupyterLab's command registry", lambda: browser.execute_script(
+            "return !!(window.jupyterapp && window.jupyterapp.commands.hasCommand('notebook:run-all-cells'));"),
+            30, browser, fail)
+        browser.execute_script("window.jupyterapp.commands.execute('notebook:run-all-cells');")
+        accept = ".jp-Dialog .jp-Dialog-button.jp-mod-accept"  # "Select Kernel" (the notebook's kernelspec) if asked
+        if _try(lambda: _wait("a kernel dialog", lambda: browser.find_elements(By.CSS_SELECTOR, accept), 10)):
+            browser.find_element(By.CSS_SELECTOR, accept).click()
+            browser.execute_script("window.jupyterapp.commands.execute('notebook:run-all-cells');")
 
         def finished():
             prompts = [p.text for p in browser.find_elements(By.CSS_SELECTOR, ".jp-CodeCell .jp-InputPrompt")]
