@@ -335,6 +335,13 @@ def test_sanity_gates_stop_verdicts_on_models_that_did_not_learn():
     assert out["verdict"].tolist() == [R.NOT_TESTED]
     assert "isnet-base does not beat a mean-colour fill" in out["evidence"][0]
     assert "isnet does not beat" not in out["evidence"][0]
+    grid = t7.copy()  # issue 20: a pixel grid inside the hole (in-hole checkerboard share over the photos')
+    grid["hole_checkerboard"] = np.where(grid["method"] == "mean-fill", np.nan, 1.1)
+    assert R.claim_verdicts({"table7": grid}, claims=[P.claim("T7-ordering")])["verdict"].tolist() == ["reproduced"]
+    grid.loc[(grid.method == "isnet-base-ff") & (grid.seed == 2), "hole_checkerboard"] = 2.4
+    out = R.claim_verdicts({"table7": grid}, claims=[P.claim("T7-ordering")])
+    assert out["verdict"].tolist() == [R.NOT_TESTED]
+    assert "isnet-base-ff (seed 2) prints a pixel grid inside the hole" in out["evidence"][0]
 
 
 def test_pra_is_judged_only_where_it_runs_more_than_one_pass():

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.photos import read_manifest
-from ..method.metrics import paired_bootstrap
+from ..method.checkerboard import checkerboard_gate
 from .columns import DECIMALS, _method_column, display
 from .experiments import MEAN_FILL
 from .paper import (
@@ -205,10 +205,11 @@ def compare(results: pd.DataFrame, comp: Comparison, min_pairs: int = 0, min_see
 
 
 def sanity_gates(results: pd.DataFrame, methods: Iterable[str], spread_min: float = SPREAD_MIN) -> list[str]:
-    """Reasons a claim about ``methods`` cannot be judged, empty when every trained method passed both gates:
-    its outputs vary across images (``output_spread`` ≥ ``spread_min`` for every seed) and every seed beats the
-    mean-colour fill (method ``mean-fill``) in mean PSNR over the same pairs. A gate whose data is absent
-    (no ``output_spread`` column, no mean-fill rows) is not applied."""
+    """Reasons a claim about ``methods`` cannot be judged, empty when every trained method passed the gates:
+    its outputs vary across images (``output_spread`` ≥ ``spread_min`` for every seed), no seed prints a pixel
+    grid inside the hole (``hole_checkerboard`` ≤ 1.5× the photos' own share, ``isnet.method.checkerboard``), and
+    every seed beats the mean-colour fill (method ``mean-fill``) in mean PSNR over the same pairs. A gate whose
+    data is absent (no such column or NaN, no mean-fill rows) is not applied."""
     df = _method_column(results)
     problems = []
     fill = df[df["method"] == MEAN_FILL] if "method" in df.columns else df.iloc[:0]
@@ -226,6 +227,11 @@ def sanity_gates(results: pd.DataFrame, methods: Iterable[str], spread_min: floa
             if len(low):
                 problems.append(f"{m} ignores its input (output spread across images "
                                 + ", ".join(f"seed {s}: {v:.4f}" for s, v in low.items()) + f" < {spread_min:g})")
+        if "hole_checkerboard" in rows.columns:  # a pixel grid inside the hole (isnet.method.checkerboard)
+            worst = seeds["hole_checkerboard"].max().dropna()
+            if len(worst):
+                s, v = worst.idxmax(), float(worst.max())
+                problems += checkerboard_gate(v, f"{m} (seed {s})")
         if fill_psnr is not None:
             gaps = {}
             for s, g in seeds:

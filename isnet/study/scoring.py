@@ -13,6 +13,7 @@ from ..data import PairsDataset, build_source
 from ..engine.checkpoint import build_generator, load_generator
 from ..engine.evaluate import evaluate
 from ..io import atomic_write_text
+from ..method.checkerboard import hole_period2_ratio
 from ..method.metrics import aggregate
 from ..models import count_parameters
 from . import paper
@@ -99,8 +100,19 @@ class Scoring:
         with torch.no_grad():
             pred = gen(image * known).float()
         spread = float(pred.std(dim=0).mean()) if len(items) > 1 else math.nan
-        atomic_write_text(cache, json.dumps({"output_spread": spread, "images": len(items)}))
+        checker = hole_period2_ratio(pred, image, known)
+        atomic_write_text(cache, json.dumps({"output_spread": spread, "hole_checkerboard": checker,
+                                             "images": len(items)}))
         return spread
+
+    def hole_checkerboard(self, run: str | Path) -> float:
+        """A run's in-hole checkerboard share over the photos' own on the images ``output_spread`` uses
+        (``isnet.method.checkerboard``; > 1.5 fails a sanity gate). NaN for a score cache written before it was
+        measured (its run is not re-run for it; ``isnet study --rescore`` measures it)."""
+        self.output_spread(run)
+        cache = self.dir / "runs" / Path(run).name / f"spread-{_short_hash(self.pairs_path())}.json"
+        value = json.loads(cache.read_text()).get("hole_checkerboard")
+        return math.nan if value is None else float(value)
 
     # ---------------------------------------------------------------- tables
     def run_table(self, name: str) -> TableResult:
@@ -119,10 +131,12 @@ class Scoring:
                                         name="isnet-eq5-pra") for r in eq5.itertuples()]
             parts += [self.evaluate_classical(m) for m in CLASSICAL]
         spreads = {(r.method, r.seed): self.output_spread(r.run) for r in runs.itertuples()}
+        checkers = {(r.method, r.seed): self.hole_checkerboard(r.run) for r in runs.itertuples()}
         parts.append(self.evaluate_mean_fill())
         pairs = pd.concat(parts, ignore_index=True)
         base = pairs["method"].str.replace(r"-pra$", "", regex=True)
         pairs["output_spread"] = [spreads.get((m, s), math.nan) for m, s in zip(base, pairs["seed"])]
+        pairs["hole_checkerboard"] = [checkers.get((m, s), math.nan) for m, s in zip(base, pairs["seed"])]
         self._save_pairs(name, pairs)
         summary = aggregate(pairs, by=TABLE_SPECS[name].keys, metrics=("psnr", "ssim", "mae"))
         table = self.paper_beside_ours(name, pairs)
