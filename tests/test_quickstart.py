@@ -409,6 +409,7 @@ def _wait(what, predicate, timeout, browser=None, shot=None):
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.slow  # flaky under load: passed in one fresh-clone CI run, failed in the next (stop 17 note)
 def test_the_quickstart_in_jupyterlab_draws_a_hole_and_refills(lab, tmp_path):
     import os
     import shutil
