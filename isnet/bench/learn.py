@@ -30,7 +30,7 @@ from ..io import atomic_write_text
 from ..method.metrics import paired_bootstrap
 from ..models import matched_blocks
 from ..study import PROFILES, Study
-from ..study.claims import first_wins
+from ..study.claims import first_win_points, first_wins, vs_interval
 from ..study.figures import save_figure
 from ..study.provenance import make_portable
 
@@ -201,7 +201,7 @@ class LearningCurve:
 
     def first_wins(self, baseline: str = "telea") -> pd.DataFrame:
         """Per model, seed and bucket: the first iteration whose paired CI against ``baseline`` is above 0."""
-        return first_wins(self.points, baseline)
+        return first_wins(_with_recipe(self.points), baseline, ("recipe", "model", "seed", "bucket"))
 
     def figure(self) -> Path:
         import matplotlib
@@ -250,22 +250,16 @@ def time_to_signal(points: pd.DataFrame, baseline: str = "telea") -> pd.DataFram
     """The first scored point of each (recipe, model, seed) whose CI over all pairs against ``baseline`` is above
     0: its iteration and training minutes (``wall_min``: training only, summed over every session of the run),
     with the machine's load average when it was scored (idle 2-core machine: below ~0.5 before the run)."""
-    out = []
     if not len(points):
         return pd.DataFrame()
     p = _with_recipe(points)
-    for (recipe, model, seed), g in p[p.bucket == ALL].groupby(["recipe", "model", "seed"], sort=False):
-        g = g.sort_values("iteration")
-        wins = g[g[f"vs_{baseline}_low"] > 0]
-        first = wins.iloc[0] if len(wins) else None
-        last = g.iloc[-1]
-        out.append({"recipe": recipe, "model": model, "seed": int(seed), "config_hash": last.config_hash,
-                    "signal_iteration": int(first.iteration) if first is not None else None,
-                    "signal_minutes": round(float(first.wall_min), 1) if first is not None else None,
-                    "last_iteration": int(last.iteration), "last_minutes": round(float(last.wall_min), 1),
-                    f"last_vs_{baseline}": f"{last[f'vs_{baseline}']:+.2f} "
-                                           f"[{last[f'vs_{baseline}_low']:+.2f}, {last[f'vs_{baseline}_high']:+.2f}]"})
-    out = pd.DataFrame(out)
+    out = pd.DataFrame([{**key, "config_hash": last.config_hash,
+                         "signal_iteration": int(first.iteration) if first is not None else None,
+                         "signal_minutes": round(float(first.wall_min), 1) if first is not None else None,
+                         "last_iteration": int(last.iteration), "last_minutes": round(float(last.wall_min), 1),
+                         f"last_vs_{baseline}": vs_interval(last, baseline)}
+                        for key, first, last in first_win_points(p[p.bucket == ALL], baseline,
+                                                                 ("recipe", "model", "seed"))])
     return out.astype({"signal_iteration": "Int64"})
 
 
