@@ -171,6 +171,14 @@ def test_bench_learn_traces_a_resumable_curve(tmp_path, capsys):
     before = (tmp_path / "smoke" / "tables" / "learning_curve.csv").read_text()
     assert cli_main(args) == 0  # resumes: every point is there already
     assert (tmp_path / "smoke" / "tables" / "learning_curve.csv").read_text() == before
+    # --pra K: the last point (whose checkpoint is kept) is scored again with PRA against its own one shot
+    assert cli_main([*args, "--pra", "5"]) == 0
+    curve = pd.read_csv(tmp_path / "smoke" / "tables" / "learning_curve.csv")
+    last = curve[(curve.bucket == "all") & (curve.iteration == 4)].iloc[0]
+    assert last.pra_kernel == 5 and last.pra_passes >= 1
+    assert last.pra_vs_oneshot == pytest.approx(last.pra_psnr - last.psnr, abs=1e-9)
+    assert last.pra_vs_oneshot_low <= last.pra_vs_oneshot <= last.pra_vs_oneshot_high
+    assert "PRA k5 vs one shot" in capsys.readouterr().out
 
 
 def test_shipped_generator_round_trip_hash_and_provenance(tmp_path, monkeypatch):

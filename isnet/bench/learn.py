@@ -58,6 +58,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--recipe", default=None, metavar="NAME",
                    help="label of these runs' recipe in the curve (default: 'profile' without overrides, else the "
                         "overrides joined); time to signal is reported per recipe")
+    p.add_argument("--pra", type=int, default=None, metavar="K",
+                   help="also score PRA with kernel K at every point (its gain over the one shot, paired CI per "
+                        "bucket: does PRA's penalty shrink as the one-shot model improves?)")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides for every run")
 
@@ -67,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
                   progress=not args.no_progress)
     study.ensure_weights()
     study.ensure_data()
-    curve = LearningCurve(study, overrides=args.overrides, recipe=args.recipe)
+    curve = LearningCurve(study, overrides=args.overrides, recipe=args.recipe, pra_kernel=args.pra)
     iterations = args.iterations or study.profile.base.train.iterations
     every = args.every or max(1, iterations // 10)
     seeds = args.seeds if args.seeds is not None else [study.profile.seeds[0]]
@@ -92,8 +95,10 @@ def run(args: argparse.Namespace) -> int:
 class LearningCurve:
     """The curve of one profile: points (model, seed, iteration, bucket) in a CSV, a figure from it."""
 
-    def __init__(self, study, overrides: list[str] | tuple[str, ...] = (), recipe: str | None = None):
+    def __init__(self, study, overrides: list[str] | tuple[str, ...] = (), recipe: str | None = None,
+                 pra_kernel: int | None = None):
         self.study = study
+        self.pra_kernel = pra_kernel
         self.overrides = list(overrides)
         self.recipe = recipe or (" ".join(self.overrides) if self.overrides else PROFILE_RECIPE)
         self.csv_path = study.dir / "tables" / "learning_curve.csv"
@@ -111,8 +116,12 @@ class LearningCurve:
 
     def _done(self, model: str, seed: int, iteration: int, config_hash: str) -> bool:
         p = self.points
-        return bool(len(p)) and bool(((p.model == model) & (p.seed == seed) & (p.iteration == iteration)
-                                      & (p.config_hash == config_hash)).any())
+        if not len(p):
+            return False
+        here = p[(p.model == model) & (p.seed == seed) & (p.iteration == iteration) & (p.config_hash == config_hash)]
+        if self.pra_kernel is None or not len(here):
+            return bool(len(here))
+        return "pra_kernel" in here and bool((here.pra_kernel == self.pra_kernel).all())
 
     def trace(self, model: str, seed: int, iterations: int, every: int) -> None:
         """Train ``model`` to ``iterations`` in chunks of ``every``, scoring each checkpoint."""
@@ -138,11 +147,15 @@ class LearningCurve:
                 atomic_write_text(wall_file, json.dumps(wall))
                 if not ckpt.exists():
                     raise FileNotFoundError(f"training {run} to iteration {k} left no {ckpt.name}")
-            scores = evaluate(str(ckpt), self.pairs, progress=False, device=self.study.device or "auto")
-            self._add(model, seed, k, wall.get(str(k), float("nan")), cfg.config_hash(), scores)
+            device = self.study.device or "auto"
+            scores = evaluate(str(ckpt), self.pairs, progress=False, device=device)
+            pra = None if self.pra_kernel is None else evaluate(str(ckpt), self.pairs, pra=True,
+                                                                 pra_kernel=self.pra_kernel, progress=False,
+                                                                 device=device)
+            self._add(model, seed, k, wall.get(str(k), float("nan")), cfg.config_hash(), scores, pra)
 
     def _add(self, model: str, seed: int, iteration: int, wall: float, config_hash: str,
-             scores: pd.DataFrame) -> None:
+             scores: pd.DataFrame, pra: pd.DataFrame | None = None) -> None:
 
         rows = []
         for bucket in [*sorted(scores.bucket.unique()), ALL]:
@@ -157,6 +170,12 @@ class LearningCurve:
                 row[f"{name}_psnr"] = float(b.psnr.mean())
                 row[f"vs_{name}"] = res["mean_diff"]
                 row[f"vs_{name}_low"], row[f"vs_{name}_high"] = res["ci95_low"], res["ci95_high"]
+            if pra is not None:  # PRA against this checkpoint's own one shot, pair by pair
+                q = pra.set_index(_pair_column(pra)).loc[ours[_pair_column(ours)]]
+                res = paired_bootstrap(q.psnr.to_numpy(), ours.psnr.to_numpy())
+                row.update(pra_kernel=self.pra_kernel, pra_psnr=float(q.psnr.mean()),
+                           pra_passes=float(q.passes.mean()), pra_vs_oneshot=res["mean_diff"],
+                           pra_vs_oneshot_low=res["ci95_low"], pra_vs_oneshot_high=res["ci95_high"])
             rows.append(row)
         # Merge with what is on disk: another process may be tracing another model into the same file.
         on_disk = pd.read_csv(self.csv_path) if self.csv_path.exists() else pd.DataFrame()
@@ -164,8 +183,9 @@ class LearningCurve:
         self.points = merged.drop_duplicates(["model", "seed", "iteration", "config_hash", "bucket"], keep="last")
         atomic_write_text(self.csv_path, self.points.to_csv(index=False))
         best = rows[-1]
-        print(f"{model} seed {seed} it {iteration}: PSNR {best['psnr']:.2f} dB, vs Telea "
-              f"{best['vs_telea']:+.2f} [{best['vs_telea_low']:+.2f}, {best['vs_telea_high']:+.2f}]", flush=True)
+        print(f"{model} seed {seed} it {iteration}: PSNR {best['psnr']:.2f} dB, vs Telea {vs_interval(best)}"
+              + (f"; PRA k{self.pra_kernel} vs one shot {vs_interval(best, column='pra_vs_oneshot')}"
+                 if pra is not None else ""), flush=True)
 
     def ship(self, model: str, seed: int, name: str) -> Path:
         """Export the last scored checkpoint as ``isnet.pretrained`` generator ``name``, with its scores."""

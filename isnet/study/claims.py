@@ -393,10 +393,11 @@ def first_win_points(points: pd.DataFrame, baseline: str = "telea",
         yield dict(zip(by, key if isinstance(key, tuple) else (key,))), (wins.iloc[0] if len(wins) else None), g.iloc[-1]
 
 
-def vs_interval(row: pd.Series, baseline: str = "telea") -> str:
-    """A curve point's paired difference against ``baseline`` with its interval: ``+0.12 [+0.02, +0.21]``."""
-    return (f"{row[f'vs_{baseline}']:+.2f} "
-            f"[{row[f'vs_{baseline}_low']:+.2f}, {row[f'vs_{baseline}_high']:+.2f}]")
+def vs_interval(row: pd.Series, baseline: str = "telea", column: str | None = None) -> str:
+    """A curve point's paired difference against ``baseline`` (or in ``column``, with ``column_low`` and
+    ``column_high``) with its interval: ``+0.12 [+0.02, +0.21]``."""
+    c = column or f"vs_{baseline}"
+    return f"{row[c]:+.2f} [{row[f'{c}_low']:+.2f}, {row[f'{c}_high']:+.2f}]"
 
 
 def first_wins(points: pd.DataFrame, baseline: str = "telea",
