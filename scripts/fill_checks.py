@@ -1,6 +1,6 @@
 """Is a checkpoint's fill input-dependent and free of checkerboard? Numbers on a profile's fixed test pairs.
 
-    python scripts/fill_checks.py CHECKPOINT [--pairs results/laptop/pairs/pairs.csv] [--n 200]
+    python scripts/fill_checks.py CHECKPOINT [--pairs results/laptop-16k/pairs/pairs.csv] [--n 200]
 
 Prints the spread of the raw output across images (std of each image's mean: ~0 for a network that ignores its
 input), the correlation of the raw output with the hidden pixels over the holes, and the share of spectral energy
@@ -28,7 +28,7 @@ def period2_share(x: torch.Tensor) -> float:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("checkpoint")
-    p.add_argument("--pairs", default="results/laptop/pairs/pairs.csv")
+    p.add_argument("--pairs", default="results/laptop-16k/pairs/pairs.csv")
     p.add_argument("--n", type=int, default=200)
     args = p.parse_args()
     g = load_generator(args.checkpoint, device="cpu").eval()

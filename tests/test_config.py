@@ -140,8 +140,8 @@ def test_lr_schedule_keys_leave_committed_hashes_alone_and_shape_the_rate():
     """Issue 18: new recipe keys are hashed only when set, so the committed laptop runs keep their hashes."""
     from isnet.study.profiles import PROFILES
 
-    base = PROFILES["laptop"].base.with_overrides({"train.seed": 0, "out.dir": ""}).resolve()
-    assert base.config_hash() == "40ef9b6b931a"  # results/laptop/runs/40ef9b6b931a (seed 0, committed)
+    base = PROFILES["laptop-16k"].base.with_overrides({"train.seed": 0, "out.dir": ""}).resolve()
+    assert base.config_hash() == "40ef9b6b931a"  # results/laptop-16k/runs/40ef9b6b931a (seed 0, committed)
     cosine = base.with_overrides({"train.lr_schedule": "cosine", "train.lr_warmup": 100, "train.iterations": 1100})
     assert cosine.config_hash() != base.config_hash()
     t = cosine.train

@@ -10,7 +10,7 @@ from isnet.study.power import ALPHA, CPU_NOISE, claim_power, power, resolvable_c
 from isnet.study.profiles import PROFILES
 
 ROOT = Path(__file__).resolve().parents[1]
-LAPTOP = ROOT / "results" / "laptop"
+LAPTOP = ROOT / "results" / "laptop-16k"  # the noise was measured there (isnet.study.power.CPU_NOISE)
 SEEDS = {"40ef9b6b931a": 0, "29d65d9efc05": 1}  # the committed laptop ISNet runs
 
 
@@ -66,10 +66,10 @@ def test_power_matches_a_simulation_of_the_seed_mean_t_test():
 
 def test_profiles_resolve_what_the_power_calculation_allows():
     """No profile lists a claim by hand: the CPU profiles' lists are the power calculation's."""
-    for name in ("laptop", "night"):
+    for name in ("laptop", "laptop-16k", "night", "ablation"):
         p = PROFILES[name]
         assert p.resolves == resolvable_claims(p.methods, len(p.seeds), CPU_NOISE), name
     assert PROFILES["night"].resolves == ("T7-vs-unet",)  # ISNet vs UNet-like: +2.54 dB in the paper
-    assert PROFILES["laptop"].resolves == ()               # two seeds resolve nothing
+    assert PROFILES["laptop-16k"].resolves == ()           # two seeds resolve nothing
     eq = claim_power(paper.claim("T5-eq5-vs-eq4"), None, 3, CPU_NOISE)["comparisons"][0]
     assert eq["paper_effect"] == pytest.approx(0.633, abs=1e-3) and 4 <= eq["seeds_needed"] <= 5  # the issue estimated "about 5"

@@ -257,7 +257,7 @@ def test_match_kernel_recovers_the_scale_of_a_downsampled_mask_set():
     assert {r["group"] for r in rows} == {"a", "b"} and sum(r["chosen"] for r in rows) == 2
 
 
-@pytest.mark.parametrize("name", ["smoke", "laptop", "night", "ablation",
+@pytest.mark.parametrize("name", ["smoke", "laptop", "laptop-16k", "night", "ablation",
                                   pytest.param("gpu", marks=pytest.mark.slow)])  # 750 masks at 256 px: ~1 min
 def test_profile_pra_kernel_is_the_derived_one(name):
     """Issue 19: a profile's verdict kernel (pra_kernels[0]) is derived from hole shrinkage on its own evaluation

@@ -262,9 +262,9 @@ def test_released_weights_are_skipped_cleanly_when_absent(tmp_path, monkeypatch)
 JUPYTERLAB_KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 LANGUAGE_INFO_KEYS = {"codemirror_mode", "file_extension", "mimetype", "name", "nbconvert_exporter", "pygments_lexer",
                       "version"}
-# the source notebooks and the committed study's executed copies (results/laptop; other profiles' are not committed)
+# the source notebooks and the committed studies' executed copies (results/<profile>/notebooks)
 COMMITTED = sorted(glob.glob(str(ROOT / "notebooks" / "*.ipynb")) +
-                   glob.glob(str(ROOT / "results" / "laptop" / "notebooks" / "*.ipynb")))
+                   glob.glob(str(ROOT / "results" / "*" / "notebooks" / "*.ipynb")))
 
 
 @pytest.mark.parametrize("path", COMMITTED, ids=lambda p: str(Path(p).relative_to(ROOT)))

@@ -23,7 +23,7 @@ from isnet.study.statistics import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-PER_PAIR = ROOT / "results" / "laptop" / "pairs" / "table5_per_pair.csv"
+PER_PAIR = ROOT / "results" / "laptop-16k" / "pairs" / "table5_per_pair.csv"
 NOMINAL, FLOOR = 0.95, 0.93
 REPLICATES = 4000
 

@@ -301,14 +301,16 @@ def test_a_profile_resolves_only_claims_it_trains_with_enough_seeds():
             assert made, (name, claim_id)
 
 
-def test_night_repeats_the_laptop_runs_and_copies_them_instead_of_retraining(tmp_path):
-    """The night profile trains the laptop's configuration (same config hashes) and adopts a finished laptop run
-    from the same results folder; an unfinished one is not adopted."""
-    rows = {r.id: r for r in table_rows("table5", PROFILES["night"])}
-    laptop, night = Study("laptop", tmp_path, progress=False), Study("night", tmp_path, progress=False)
-    for seed in PROFILES["laptop"].seeds:
+@pytest.mark.parametrize("first,then", [("laptop-16k", "night"), ("ablation", "laptop")])
+def test_a_profile_repeating_anothers_runs_copies_them_instead_of_retraining(tmp_path, first, then):
+    """The night profile trains the laptop-16k configuration, the laptop profile the ablation profile's ISNet (same
+    config hashes), and each adopts a finished run of the other from the same results folder; an unfinished one is
+    not adopted."""
+    rows = {r.id: r for r in table_rows("table5", PROFILES[then])}
+    laptop, night = Study(first, tmp_path, progress=False), Study(then, tmp_path, progress=False)
+    for seed in PROFILES[first].seeds[:3]:
         a, b = Path(laptop.config_for(rows["isnet-eq5"], seed).out.dir), Path(night.config_for(rows["isnet-eq5"], seed).out.dir)
-        assert a.name == b.name and a.parent.parent.name == "laptop" and b.parent.parent.name == "night"
+        assert a.name == b.name and a.parent.parent.name == first and b.parent.parent.name == then
     from isnet.study.runs import adopt_finished_run
 
     cfg = laptop.config_for(rows["isnet-eq5"], 0)
@@ -321,7 +323,7 @@ def test_night_repeats_the_laptop_runs_and_copies_them_instead_of_retraining(tmp
     (src / "summary.json").write_text(json.dumps({"iteration": iterations, "iterations": iterations}))
     assert adopt_finished_run(dst, iterations) == src
     assert (dst / "checkpoints" / f"iter_{iterations:08d}.pt").read_bytes() == b"weights"
-    assert (dst / "COPIED_FROM").read_text().strip() == str(src)
+    assert (dst / "COPIED_FROM").read_text().strip() == f"{first}/runs/{src.name}"  # relative: no machine path
     assert not list(dst.parent.glob("*.copying"))
     assert adopt_finished_run(dst, iterations) is None  # already there: nothing copied over it
 

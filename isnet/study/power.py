@@ -112,8 +112,8 @@ def resolvable_claims(methods: tuple[str, ...] | None, seeds: int, noise: Noise)
     return tuple(c.id for c in paper.CLAIMS if claim_power(c, have, seeds, noise)["resolvable"])
 
 
-# The CPU scale (48 px, width 0.25, B = 2): ISNet seeds 0 and 1 of results/laptop at 16,000 iterations on its 400 test
+# The CPU scale (48 px, width 0.25, B = 2): ISNet seeds 0 and 1 of results/laptop-16k at 16,000 iterations on its 400 test
 # pairs (35 photo groups). seed_sd: SD of the two seeds' mean PSNR − Telea (+0.210, +0.482); test_se: clustered SE of
 # seed 0 − seed 1 per pair; pra_seed_sd: the largest SD of PRA(kernel 3) − one shot over the 20-50 % buckets.
 CPU_NOISE = Noise(seed_sd=0.192, test_se=0.034, pra_seed_sd=0.070,
-                  source="results/laptop, ISNet seeds 0 and 1 at 16,000 iterations, 400 test pairs in 35 groups")
+                  source="results/laptop-16k, ISNet seeds 0 and 1 at 16,000 iterations, 400 test pairs in 35 groups")

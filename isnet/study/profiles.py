@@ -1,4 +1,5 @@
-"""The one profile table: every scale of the study (``smoke``, ``laptop``, ``night``, ``gpu``, ``paper``) and the tiny ``test`` config.
+"""The one profile table: every scale of the study (``smoke``, ``laptop``, ``ablation``, ``gpu``, ``paper``; the archived
+``laptop-16k`` and ``night``) and the tiny ``test`` config.
 
 A profile is data: the base training ``Config`` that every run of the study starts from, the seeds, the
 evaluation split, the search and latency budgets. ``isnet study/search/train --profile NAME`` and the
@@ -127,7 +128,28 @@ PROFILES: dict[str, StudyProfile] = {
         budget="≤ 10 min on a 2-core CPU"),
     "laptop": StudyProfile(
         name="laptop",
-        base=_CPU_BASE,
+        # The ablation profile's setting (fast recipe, mixed split), ISNet only, 3 seeds: its runs are the ablation
+        # study's ISNet runs (same config hashes; a finished run in results/ablation is copied, not retrained).
+        base=_ABLATION_BASE.with_overrides({"out.name": "laptop"}), recipe=tuple(FAST_RECIPE.items()),
+        seeds=(0, 1, 2), min_seeds=3, eval_source="photos", eval_split="mix-test", pairs_per_bucket=100,
+        # No search: trials of a few hundred iterations do not learn at this scale (Table 1: gpu profile).
+        search_trials=0, search_iterations=0, pra_kernels=(5, 3, 7), latency_pairs=8, latency_repeats=3,
+        samples_per_method=4,
+        # Depth before breadth: ISNet (Eq. 5) with 3 seeds, the fewest a verdict takes; the ablations are the
+        # ablation profile's.
+        methods=("isnet", "isnet-eq5"),
+        resolves=resolvable_claims(("isnet", "isnet-eq5"), 3, CPU_NOISE),
+        description="A reviewer's small-scale reproduction on a 2-core CPU: the offline photo pool's mixed split "
+                    "(mix-fit → mix-test), 48 px crops, width 0.25, B = 2, HED-VGG16 features (calibrated), the fast "
+                    "CPU recipe (6000 iterations, docs/learning.md). Depth before breadth: ISNet with 3 seeds against "
+                    "Telea / NS / biharmonic and with PRA; the ablations are the ablation profile's.",
+        budget="≈ 1.2 h on an idle 2-core CPU: 3 runs × 6000 iterations (≈ 20 min each at ≈ 5 it/s with 2 threads) "
+               "and ≈ 10 min of scoring"),
+    # The first laptop study (results/laptop-16k): the laptop recipe on the source-grouped photo split, 2 seeds;
+    # kept as committed when `laptop` moved to the fast recipe and the mixed split (its ISNet beats Telea there).
+    "laptop-16k": StudyProfile(
+        name="laptop-16k",
+        base=_CPU_BASE.with_overrides({"out.name": "laptop-16k"}),
         # No search: trials of a few hundred iterations do not learn at this scale (Table 1: gpu profile).
         seeds=(0, 1), min_seeds=3, eval_source="photos", eval_split="test", pairs_per_bucket=100,
         search_trials=0, search_iterations=0, pra_kernels=(5, 3, 7), latency_pairs=8, latency_repeats=3, samples_per_method=4,
@@ -136,7 +158,8 @@ PROFILES: dict[str, StudyProfile] = {
         # profile or more: "not tested at this scale".
         methods=("isnet", "isnet-eq5"),
         resolves=resolvable_claims(("isnet", "isnet-eq5"), 2, CPU_NOISE),  # power from measured noise: none at 2
-        description="A reviewer's small-scale reproduction on a 2-core CPU: the offline photo pool (train/test "
+        description="The first laptop study (archived in results/laptop-16k): a reviewer's small-scale "
+                    "reproduction on a 2-core CPU: the offline photo pool (train/test "
                     "split by source group), 48 px crops, width 0.25, B = 2, HED-VGG16 features (calibrated), "
                     "16,000 iterations (where the learning curve beats Telea). Depth before breadth: ISNet with 2 "
                     "seeds against Telea / NS / biharmonic and with PRA; the UNet-like and the other ablations are "
@@ -146,14 +169,14 @@ PROFILES: dict[str, StudyProfile] = {
                "(≈ 2 h) fits the 2.5 h target but gives no seed-aware verdict"),
     "night": StudyProfile(
         name="night",
-        base=_CPU_BASE.with_overrides({"out.name": "night"}),  # the laptop runs: copied, not retrained
+        base=_CPU_BASE.with_overrides({"out.name": "night"}),  # the laptop-16k runs: copied, not retrained
         seeds=(0, 1, 2), min_seeds=3, eval_source="photos", eval_split="test", pairs_per_bucket=100,
         search_trials=0, search_iterations=0, pra_kernels=(5, 3, 7), latency_pairs=8, latency_repeats=3, samples_per_method=4,
         methods=("isnet", "isnet-eq5", "unet"),
         resolves=resolvable_claims(("isnet", "isnet-eq5", "unet"), 3, CPU_NOISE),
-        description="The laptop setting overnight: ISNet and the UNet-like, 3 seeds each, 16,000 iterations. "
+        description="The laptop-16k setting overnight: ISNet and the UNet-like, 3 seeds each, 16,000 iterations. "
                     "Finished laptop runs of the same configuration are copied, not retrained.",
-        budget="≈ 12 h on an idle 2-core CPU: 6 runs × 16,000 iterations at 2.0-2.6 it/s (≈ 8 h after a laptop "
+        budget="≈ 12 h on an idle 2-core CPU: 6 runs × 16,000 iterations at 2.0-2.6 it/s (≈ 8 h after the laptop-16k "
                "study)"),
     "ablation": StudyProfile(
         name="ablation",

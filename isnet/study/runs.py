@@ -93,9 +93,11 @@ def prune_checkpoints(run: Path) -> list[Path]:
 def adopt_finished_run(run: Path, iterations: int) -> Path | None:
     """Copy a finished run of the same configuration from another profile's folder into ``run``.
 
-    Runs are keyed by config hash, so ``results/laptop/runs/<hash>`` and ``results/night/runs/<hash>`` trained the
-    same thing (the night profile repeats the laptop's runs and adds seeds). The copy is made beside ``run`` and
-    renamed into place, and ``COPIED_FROM`` records its origin. Returns the origin, or None when there is none."""
+    Runs are keyed by config hash, so ``results/laptop-16k/runs/<hash>`` and ``results/night/runs/<hash>`` trained the
+    same thing (the night profile repeats the laptop-16k runs and adds seeds; the laptop profile repeats the ablation
+    profile's ISNet runs). The copy is made beside ``run`` and
+    renamed into place, and ``COPIED_FROM`` records its origin (``<profile>/runs/<hash>``, relative to the results
+    folder). Returns the origin, or None when there is none."""
 
     if run.exists():
         return None
@@ -105,7 +107,7 @@ def adopt_finished_run(run: Path, iterations: int) -> Path | None:
         partial = run.with_name(run.name + ".copying")
         shutil.rmtree(partial, ignore_errors=True)
         shutil.copytree(other, partial)
-        (partial / "COPIED_FROM").write_text(f"{other}\n")
+        (partial / "COPIED_FROM").write_text(f"{other.relative_to(run.parent.parent.parent)}\n")  # no machine path
         partial.rename(run)
         return other
     return None
