@@ -234,3 +234,22 @@ def test_inpaint_without_checkpoint_uses_the_shipped_generator(tmp_path, monkeyp
     assert out.shape == src.shape and (out[mask == 0] == src[mask == 0]).all()
     captured = capsys.readouterr()
     assert "one-step test model" in captured.out + captured.err
+
+
+@pytest.mark.parametrize("profile", ["laptop", "ablation"])
+def test_bench_learn_runs_are_the_studys_table7_runs(tmp_path, profile):
+    """A curve's run of each model is the study's own run of that Table 7 row (same config hash and folder), so the
+    study reuses what the curve trained and the curve can score what the study trained."""
+    from isnet.bench.learn import MODELS, LearningCurve
+    from isnet.study import Study
+    from isnet.study.experiments import table_rows
+
+    study = Study(profile, tmp_path, progress=False)
+    curve = LearningCurve.__new__(LearningCurve)  # only its config(): no pairs, no baselines
+    curve.study, curve.overrides = study, []
+    rows = {r.id: r for r in table_rows("table7", study.profile)}
+    assert set(MODELS) == set(rows)
+    for model in MODELS:
+        for seed in study.profile.seeds[:2]:
+            iterations = study.profile.base.train.iterations
+            assert curve.config(model, seed, iterations).out.dir == study.config_for(rows[model], seed).out.dir, model

@@ -1,6 +1,6 @@
 """isnet.study.statistics: the seed × photo-group interval, and its coverage under the laptop study's own noise.
 
-The noise is measured here from the committed laptop results (``results/laptop/pairs/table5_per_pair.csv``: ISNet
+The noise is measured here from the committed laptop results (``results/laptop-16k/pairs/table5_per_pair.csv``: ISNet
 (Eq. 5) − Telea, composite PSNR, seeds 0 and 1 on the same 400 pairs; photo groups from the committed manifest), as
 ``docs/statistics.md`` describes; nothing below is a typed-in noise level.
 """

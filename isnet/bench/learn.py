@@ -34,10 +34,13 @@ from ..study.claims import first_win_points, first_wins, vs_interval
 from ..study.figures import save_figure
 from ..study.provenance import make_portable
 
-MODELS = {  # model name → row overrides on the base config (isnet: its B; the UNet-like: ISNet's parameter count)
+MODELS = {  # model name → row overrides on the base config, as Table 7's rows (isnet.study.experiments): the same
+    # config hashes, so a curve's runs are the study's (the UNet-like: ISNet's parameter count at the profile's width)
     "isnet": lambda base: {"model.generator": "isnet", "model.blocks": base.model.blocks},
     "unet": lambda base: {"model.generator": "unet",
                           "model.blocks": matched_blocks("unet", base.model.width, "isnet", base.model.blocks)},
+    "isnet-base": lambda base: {"model.generator": "isnet-base", "model.blocks": base.model.blocks},
+    "isnet-base-ff": lambda base: {"model.generator": "isnet-base-ff", "model.blocks": base.model.blocks},
 }
 BASELINES = ("telea", "ns", "biharmonic")
 ALL = "all"
@@ -46,7 +49,7 @@ PROFILE_RECIPE = "profile"  # the recipe label of runs trained with the profile'
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", default="laptop", choices=sorted(PROFILES))
-    p.add_argument("--models", nargs="+", default=list(MODELS), choices=sorted(MODELS))
+    p.add_argument("--models", nargs="+", default=["isnet", "unet"], choices=sorted(MODELS))
     p.add_argument("--seeds", nargs="+", type=int, default=None, help="default: the profile's first seed")
     p.add_argument("--iterations", type=int, default=None, help="default: the profile's training length")
     p.add_argument("--every", type=int, default=None, help="score every N iterations (default: 10 points)")

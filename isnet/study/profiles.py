@@ -83,7 +83,7 @@ def _base(**sections: Mapping[str, Any]) -> Config:
 # Small-scale stability (issue 9, docs/learning.md): init gain 0.02, a width-0.25 D, 1000 iterations of
 # L1 + features before the adversarial term, EMA weights for evaluation, training masks drawn as the
 # evaluation pairs are (families and hole-ratio buckets). The paper profile keeps the paper's.
-# Length from the learning curve (results/laptop/figures/learning_curve.png): seed 0 beats Telea with the
+# Length from the learning curve (results/laptop-16k/figures/learning_curve.png): seed 0 beats Telea with the
 # paired CI above 0 on 10-20 % holes from 13,500 iterations and on 20-30 % from 15,000; 16,000 leaves a
 # margin. channels_last=False: the curve's runs were trained so (their config hashes, so the study reuses
 # them); channels-last would be 1.02-1.13x faster with the same losses (isnet bench train).
