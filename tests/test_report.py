@@ -502,14 +502,12 @@ def test_every_claim_id_shown_has_its_sentence_beside_it():
     assert claim_ids_without_sentence(text) == []
     assert all(cl.id in text for cl in P.CLAIMS) and "T5-vs-classical" not in text
     assert claim_ids_without_sentence(text.replace(P.CLAIMS[0].sentence, "…")) != [], "the check can fail"
-    committed = [LAPTOP / "SUMMARY.md"]
-    nb = LAPTOP / "notebooks" / "07_report.ipynb"
-    for path in committed:
-        if path.exists():
-            assert claim_ids_without_sentence(path.read_text()) == [], path
-    if nb.exists():
-        import json
+    import json
 
+    for folder in (LAPTOP, LAPTOP.with_name("laptop-16k")):  # the committed laptop studies
+        path, nb = folder / "SUMMARY.md", folder / "notebooks" / "07_report.ipynb"
+        assert path.exists() and nb.exists(), f"{folder} is a committed study: its SUMMARY.md and notebook 07"
+        assert claim_ids_without_sentence(path.read_text()) == [], path
         out = []
         for cell in json.loads(nb.read_text())["cells"]:
             for o in cell.get("outputs", []):
@@ -593,3 +591,20 @@ def test_shown_psnr_is_the_psnr_of_the_image_shown():
     rows = {"masked input": [gt], "a": [gt + 0.1], "ground truth": [gt]}
     out = R.shown_psnr(rows, ["p0"])
     assert out["method"].tolist() == ["a"] and out["psnr"].iloc[0] == pytest.approx(20.0)
+
+
+def test_summary_shows_pra_at_the_derived_kernel_first_and_the_others_as_sensitivity():
+    from isnet.study.profiles import get_profile
+
+    t5, verdicts, comparisons = story()
+    paired = pd.DataFrame({"kernel": [3, 3, 5, 5], "bucket": ["20-30", "40-50"] * 2, "mean passes": [2.2, 3.6, 2.0, 2.6],
+                           "n": 100, "seeds": 3, "mean_diff": [-0.4, -1.0, -0.02, -0.09],
+                           "ci95_low": [-0.5, -1.2, -0.1, -0.2], "ci95_high": [-0.3, -0.8, 0.05, 0.02],
+                           "per_seed": ["-0.4 / -0.4 / -0.4"] * 4})
+    prof = get_profile("laptop")
+    text = R.summary_markdown(prof, verdicts, comparisons, R.extensions(t5), None, paired)
+    section = text.split("## PRA as measured")[1].split("\n## ")[0]
+    lines = [line for line in section.splitlines() if line.startswith("| ") and "kernel" not in line]
+    assert prof.pra_kernels[0] == 5 and lines[0].startswith("| 5 (derived") and "| 3 (sensitivity)" in lines[-1]
+    assert "-0.09 | [-0.20, +0.02] | 3 |" in section
+    assert "## PRA as measured" not in R.summary_markdown(prof, verdicts, comparisons, R.extensions(t5), None)

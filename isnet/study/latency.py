@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -99,11 +100,15 @@ class Latency:
             parts.append(self.evaluate_run("isnet-eq5", run, seed, pra=True, kernel=k, name=f"isnet-eq5-pra-k{k}"))
         return pd.concat(parts, ignore_index=True)
 
-    def pra_tables(self, run: str | Path, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """(summary per method and bucket, paired PRA − one shot per kernel and bucket with mean passes);
-        both written to tables/. The paired rows use the same pairs for both sides."""
+    def pra_tables(self, runs: Mapping[int, str | Path] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(summary per method and bucket, paired PRA − one shot per kernel and bucket with mean passes), over
+        every training seed (``runs``: seed → run; default: the profile's seeds of Table 5's ISNet); both written
+        to tables/. The paired rows use the same pairs for both sides; the first kernel is the derived one (the
+        verdict's), the others are the sensitivity table."""
 
-        per_pair = self.pra_study(run, seed)
+        if runs is None:
+            runs = {seed: self.run_of("table5", "isnet-eq5", seed) for seed in self.profile.seeds}
+        per_pair = pd.concat([self.pra_study(run, seed) for seed, run in runs.items()], ignore_index=True)
         summary = aggregate(per_pair, by=("method", "bucket"), metrics=("psnr", "ssim", "mae"))
         write_table(summary, self.dir / "tables", "pra_per_bucket", label=self.label, overwrite=True)
         kernels = self.profile.pra_kernels

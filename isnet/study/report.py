@@ -526,10 +526,26 @@ def extensions_markdown(ext: pd.DataFrame) -> str:
             "our comparisons, not the paper's: they carry no verdict.\n")
 
 
+def pra_markdown(paired: pd.DataFrame, kernels: Sequence[int]) -> str:
+    """PRA − one shot per kernel and bucket (``tables/pra_paired.csv``): the derived kernel first, the others as
+    its sensitivity table; effect, interval, seeds and each seed's value in short columns."""
+    rows = []
+    for k in kernels:
+        for r in paired[paired.kernel == k].to_dict("records"):
+            rows.append({"kernel": f"{k} (derived: the verdict's)" if k == kernels[0] else f"{k} (sensitivity)",
+                         "bucket": r["bucket"], "mean passes": f"{r['mean passes']:.2f}",
+                         "PRA − one shot (dB)": f"{r['mean_diff']:+.2f}",
+                         "95 % interval": f"[{r['ci95_low']:+.2f}, {r['ci95_high']:+.2f}]", "seeds": int(r["seeds"]),
+                         "per seed": r["per_seed"]})
+    return to_markdown(pd.DataFrame(rows))
+
+
 def summary_markdown(profile: Any, verdicts: pd.DataFrame, comparisons: pd.DataFrame,
-                     ext: pd.DataFrame | None = None, wins: pd.DataFrame | None = None) -> str:
+                     ext: pd.DataFrame | None = None, wins: pd.DataFrame | None = None,
+                     pra: pd.DataFrame | None = None) -> str:
     """SUMMARY.md: the profile, how a verdict is reached, the conclusion, each paper claim with its sentence and
-    short evidence, the Extensions (per bucket and mask family) and the profile's own learning curve."""
+    short evidence, PRA as measured at every kernel, the Extensions (per bucket and mask family) and the profile's
+    own learning curve."""
     p = profile
     resolves = ("every claim (no explicit list)" if p.resolves is None
                 else ", ".join(c for c in p.resolves if _claim(c)) or "none")
@@ -546,6 +562,14 @@ def summary_markdown(profile: Any, verdicts: pd.DataFrame, comparisons: pd.DataF
              "seeds with the test-pair noise resampled by photo group (docs/statistics.md). Long evidence: "
              "`tables/claims.csv`.", "",
              to_markdown(claims_overview(verdicts)), "", claim_markdown(verdicts, comparisons)]
+    if pra is not None and len(pra):
+        k0 = p.pra_kernels[0]
+        lines += ["## PRA as measured", "",
+                  f"PSNR(PRA) − PSNR(one shot) on the same pairs and weights, per kernel and bucket "
+                  f"(`tables/pra_paired.csv`). Kernel {k0} is the one derived for {p.eval_size} px from hole shrinkage "
+                  "alone, before any score was seen (`isnet bench pra-kernel`); the claims' verdicts above use it "
+                  "(where the profile can resolve them), the other kernels are a sensitivity table. Intervals as "
+                  "for the claims.", "", pra_markdown(pra, p.pra_kernels)]
     if ext is not None:
         lines += ["## Extensions (our comparisons, not the paper's)", "",
                   "The paper never runs classical methods or a mean fill, so these are not claims: ISNet (Eq. 5, one "

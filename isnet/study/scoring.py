@@ -250,8 +250,10 @@ class Scoring:
         sentence and its evidence, the Extensions and the profile's own learning curve."""
         comparisons = comparisons if comparisons is not None else pd.DataFrame(columns=["claim", "n_pairs"])
         wins = own_learning_curve(self.learning_curve_wins(), self.profile.methods)
+        pra_path = self.dir / "tables" / "pra_paired.csv"
+        pra = pd.read_csv(pra_path) if pra_path.exists() else None
         return atomic_write_text(self.summary_path(),
-                                 summary_markdown(self.profile, verdicts, comparisons, extensions, wins))
+                                 summary_markdown(self.profile, verdicts, comparisons, extensions, wins, pra))
 
     def table4(self) -> pd.DataFrame:
         """The data actually used (the paper's Table 4 analogue), beside the paper's Places2/CelebA."""
