@@ -453,7 +453,7 @@ def test_paired_gain_is_the_seed_and_group_interval_per_variant_and_bucket():
 
 
 def test_first_wins_is_the_first_iteration_whose_ci_clears_zero():
-    from isnet.study.claims import first_wins
+    from isnet.study.curves import first_wins
 
     rows = []
     for it, lows in ((500, (-1.0, -2.0)), (1000, (0.1, -0.5)), (1500, (-0.1, -0.2)), (2000, (0.2, -0.1))):

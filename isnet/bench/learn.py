@@ -30,7 +30,7 @@ from ..io import atomic_write_text
 from ..method.metrics import paired_bootstrap
 from ..models import matched_blocks
 from ..study import PROFILES, Study
-from ..study.claims import first_win_points, first_wins, vs_interval
+from ..study.curves import first_win_points, first_wins, vs_interval
 from ..study.figures import save_figure
 from ..study.provenance import make_portable
 

@@ -26,7 +26,7 @@ from .experiments import (
     TableResult,
     table_rows,
 )
-from .claims import first_wins
+from .curves import first_wins
 from .report import (
     claim_verdicts,
     judge,
