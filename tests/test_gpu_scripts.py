@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.slow  # a smoke study's architecture notebook in 2 worker processes: ~2-4 min on 2 cores
+# a smoke study's architecture notebook in 2 worker processes: ~30 s on 2 cores
 def test_gpu_ablation_dry_run_trains_the_grid_in_workers_and_keeps_only_small_files(tmp_path):
     env = {**os.environ, "DEVICE": "cpu", "PROFILE": "smoke", "JOBS": "2", "ONLY": "03_architecture",
            "LIMIT": "900", "OUT": str(tmp_path)}
