@@ -237,19 +237,26 @@ def test_inpaint_without_checkpoint_uses_the_shipped_generator(tmp_path, monkeyp
 
 
 @pytest.mark.parametrize("profile", ["laptop", "ablation"])
-def test_bench_learn_runs_are_the_studys_table7_runs(tmp_path, profile):
-    """A curve's run of each model is the study's own run of that Table 7 row (same config hash and folder), so the
-    study reuses what the curve trained and the curve can score what the study trained."""
-    from isnet.bench.learn import MODELS, LearningCurve
+def test_bench_learn_runs_are_the_studys_runs(tmp_path, profile):
+    """A curve's run of each method is the study's own run of that row in every table that trains it (same config
+    hash and folder), so the study reuses what the curve trained and the curve can score what the study trained;
+    the curve offers exactly the methods the profile's study trains."""
+    from isnet.bench.learn import LearningCurve
     from isnet.study import Study
-    from isnet.study.experiments import table_rows
+    from isnet.study.experiments import TABLES, table_rows
 
     study = Study(profile, tmp_path, progress=False)
     curve = LearningCurve.__new__(LearningCurve)  # only its config(): no pairs, no baselines
     curve.study, curve.overrides = study, []
-    rows = {r.id: r for r in table_rows("table7", study.profile)}
-    assert set(MODELS) == set(rows)
-    for model in MODELS:
-        for seed in study.profile.seeds[:2]:
-            iterations = study.profile.base.train.iterations
-            assert curve.config(model, seed, iterations).out.dir == study.config_for(rows[model], seed).out.dir, model
+    assert set(curve.rows) == set(study.profile.methods)
+    iterations = study.profile.base.train.iterations
+    checked = 0
+    for table in TABLES:
+        for row in table_rows(table, study.profile):
+            if row.id not in curve.rows:
+                continue
+            for seed in study.profile.seeds[:2]:
+                assert curve.config(row.id, seed, iterations).out.dir == study.config_for(row, seed).out.dir, \
+                    (table, row.id)
+                checked += 1
+    assert checked >= 2 * len(study.profile.methods)

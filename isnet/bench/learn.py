@@ -28,20 +28,12 @@ from ..engine.pretrained import export_pretrained
 from ..engine.train import train
 from ..io import atomic_write_text
 from ..method.metrics import paired_bootstrap
-from ..models import matched_blocks
 from ..study import PROFILES, Study
 from ..study.curves import first_win_points, first_wins, vs_interval
+from ..study.experiments import run_config, trained_rows
 from ..study.figures import save_figure
 from ..study.provenance import make_portable
 
-MODELS = {  # model name → row overrides on the base config, as Table 7's rows (isnet.study.experiments): the same
-    # config hashes, so a curve's runs are the study's (the UNet-like: ISNet's parameter count at the profile's width)
-    "isnet": lambda base: {"model.generator": "isnet", "model.blocks": base.model.blocks},
-    "unet": lambda base: {"model.generator": "unet",
-                          "model.blocks": matched_blocks("unet", base.model.width, "isnet", base.model.blocks)},
-    "isnet-base": lambda base: {"model.generator": "isnet-base", "model.blocks": base.model.blocks},
-    "isnet-base-ff": lambda base: {"model.generator": "isnet-base-ff", "model.blocks": base.model.blocks},
-}
 BASELINES = ("telea", "ns", "biharmonic")
 ALL = "all"
 PROFILE_RECIPE = "profile"  # the recipe label of runs trained with the profile's own config
@@ -49,7 +41,9 @@ PROFILE_RECIPE = "profile"  # the recipe label of runs trained with the profile'
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", default="laptop", choices=sorted(PROFILES))
-    p.add_argument("--models", nargs="+", default=["isnet", "unet"], choices=sorted(MODELS))
+    p.add_argument("--models", nargs="+", default=["isnet", "unet"], metavar="METHOD",
+                   help="method ids of the rows the profile's study trains (Table 7's isnet, unet, isnet-base, "
+                        "isnet-base-ff; isnet-eq4; isnet-b1 ...): the study's own runs, same config hashes")
     p.add_argument("--seeds", nargs="+", type=int, default=None, help="default: the profile's first seed")
     p.add_argument("--iterations", type=int, default=None, help="default: the profile's training length")
     p.add_argument("--every", type=int, default=None, help="score every N iterations (default: 10 points)")
@@ -74,6 +68,11 @@ def run(args: argparse.Namespace) -> int:
     study.ensure_weights()
     study.ensure_data()
     curve = LearningCurve(study, overrides=args.overrides, recipe=args.recipe, pra_kernel=args.pra)
+    unknown = [m for m in args.models if m not in curve.rows]
+    if unknown:
+        print(f"isnet bench learn: --models {' '.join(unknown)}: not a row of the {args.profile} study; choose from "
+              f"{', '.join(sorted(curve.rows))}", file=sys.stderr)
+        return 2
     iterations = args.iterations or study.profile.base.train.iterations
     every = args.every or max(1, iterations // 10)
     seeds = args.seeds if args.seeds is not None else [study.profile.seeds[0]]
@@ -110,12 +109,19 @@ class LearningCurve:
         self.pairs = study.pairs_path()
         self.baselines = {m: study.evaluate_classical(m) for m in BASELINES}
 
+    @property
+    def profile(self):
+        """The study's profile with this curve's overrides joined to its recipe."""
+        return self.study.profile.with_recipe(self.overrides)
+
+    @property
+    def rows(self) -> dict:
+        """The study's trained rows by method id (the UNet-like matched at this curve's width and B)."""
+        return trained_rows(self.profile)
+
     def config(self, model: str, seed: int, iterations: int):
-        base = self.study.profile.base.with_overrides(self.overrides)
-        row = MODELS[model](base)
-        base = base.with_overrides(
-            {**row, "train.seed": seed, "train.iterations": iterations, "out.dir": ""}).resolve()
-        return base.with_overrides({"out.dir": str(self.study.dir / "runs" / base.config_hash())})
+        return run_config(self.profile, self.rows[model], seed, self.study.dir / "runs",
+                          **{"train.iterations": iterations})
 
     def _done(self, model: str, seed: int, iteration: int, config_hash: str) -> bool:
         p = self.points

@@ -248,7 +248,7 @@ class Config:
         Choosing another ``loss.preset`` drops the weight overrides made before (and a resolved
         config's expanded weights); weights given in the same call still apply on top of it.
         """
-        flat = _parse_pairs(overrides) if not isinstance(overrides, Mapping) else _flatten(overrides)
+        flat = parse_overrides(overrides) if not isinstance(overrides, Mapping) else _flatten(overrides)
         sections = {name: dataclasses.asdict(getattr(self, name)) for name in SECTIONS}
         for sec in sections.values():  # weights back to a dict while we edit
             if "weights" in sec:
@@ -363,7 +363,7 @@ def _dict_fields() -> set[str]:
     return {"loss.weights"}
 
 
-def _parse_pairs(items: Iterable[str]) -> dict[str, Any]:
+def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
     import yaml
 
     out = {}

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from ..engine.config import Config
 from ..method.pra import Inpainter
 from ..models import matched_blocks
 from . import paper
@@ -24,6 +26,19 @@ class Row:
     id: str
     overrides: tuple[tuple[str, Any], ...] = ()
     label: str = ""
+
+
+def run_config(profile: StudyProfile, row: Row, seed: int, runs_dir: Path, device: str | None = None,
+               **extra: Any) -> Config:
+    """The config of one row's run for one seed: the row's overrides, then the profile's recipe (one recipe for
+    every row), in the folder named by its hash. The study and the learning curve both train this config."""
+
+    overrides = dict(row.overrides) | {"train.seed": seed} | extra
+    if device:
+        overrides["train.device"] = device
+    recipe = {k: v for k, v in profile.recipe if k not in overrides}
+    cfg = profile.base.with_overrides(overrides).with_overrides(recipe).with_overrides({"out.dir": ""}).resolve()
+    return cfg.with_overrides({"out.dir": str(Path(runs_dir) / cfg.config_hash())})
 
 
 def _row(id: str, label: str = "", **overrides: Any) -> Row:
@@ -95,6 +110,18 @@ TABLE_SPECS = {
 }
 
 TABLES = {name: spec.number for name, spec in TABLE_SPECS.items() if spec.trained}  # the tables run_table trains
+
+
+def trained_rows(profile: StudyProfile) -> dict[str, Row]:
+    """Every row the profile's tables train, by method id (the first table naming an id defines it; ISNet is one
+    row of Tables 5, 7 and 8 alike). ``profile.methods`` restricts it, as the study does."""
+
+    rows: dict[str, Row] = {}
+    for table in TABLES:
+        for r in table_rows(table, profile):
+            if profile.methods is None or r.id in profile.methods:
+                rows.setdefault(r.id, r)
+    return rows
 
 
 CLASSICAL = ("telea", "ns", "biharmonic")

@@ -23,6 +23,7 @@ from ..method.features import BACKBONES, fetch, is_cached
 from . import paper
 from .experiments import (
     Row,
+    run_config,
     table_rows,
 )
 from .latency import Latency
@@ -128,13 +129,7 @@ class Study(Scoring, Latency, Samples):
 
     # ---------------------------------------------------------------- runs
     def config_for(self, row: Row, seed: int, **extra: Any) -> Config:
-        base = self.profile.base
-        overrides = dict(row.overrides) | {"train.seed": seed} | extra
-        if self.device:
-            overrides["train.device"] = self.device
-        recipe = {k: v for k, v in self.profile.recipe if k not in overrides}  # one recipe for every row
-        cfg = base.with_overrides(overrides).with_overrides(recipe).with_overrides({"out.dir": ""}).resolve()
-        return cfg.with_overrides({"out.dir": str(self.dir / "runs" / cfg.config_hash())})
+        return run_config(self.profile, row, seed, self.dir / "runs", self.device, **extra)
 
     def train_row(self, row: Row, seed: int) -> Path:
         """Train (or reuse, or resume) the run for one row and seed; returns its folder. A run another process

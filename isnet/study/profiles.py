@@ -7,8 +7,8 @@ notebooks all read this table; the engine knows no profiles (the CLI passes it t
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Iterable, Mapping
 
 from ..engine.config import (
     Config,
@@ -17,6 +17,7 @@ from ..engine.config import (
     ModelConfig,
     OutConfig,
     TrainConfig,
+    parse_overrides,
 )
 from .power import CPU_NOISE, resolvable_claims
 
@@ -59,6 +60,12 @@ class StudyProfile:
     # Training-recipe overrides applied after every row's own overrides (a row that changes the loss preset would
     # otherwise drop the recipe's loss-weight keys), so every variant trains under one recipe (issue 18).
     recipe: tuple[tuple[str, Any], ...] = ()
+
+    def with_recipe(self, overrides: Mapping[str, Any] | Iterable[str]) -> "StudyProfile":
+        """This profile with ``overrides`` joined to its recipe (applied to the base and after every row's own
+        overrides): another recipe for the same study, as a learning curve measures one."""
+        flat = dict(overrides) if isinstance(overrides, Mapping) else parse_overrides(overrides)
+        return replace(self, base=self.base.with_overrides(flat), recipe=tuple((dict(self.recipe) | flat).items()))
 
     @property
     def blocks(self) -> int:
