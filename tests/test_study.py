@@ -329,8 +329,8 @@ def test_a_profile_repeating_anothers_runs_copies_them_instead_of_retraining(tmp
 
 
 def test_two_seeds_give_no_verdict_where_the_profile_needs_three(tmp_path):
-    """A verdict needs the profile's min_seeds (3): a clear two-seed win is "not tested at this scale"; with a
-    third seed the interval decides."""
+    """A verdict needs the profile's seeds (3): a clear two-seed win is "pending" (the third seed has not finished,
+    tests/test_interim.py); with the third seed the interval decides."""
     from dataclasses import replace
 
     import numpy as np
@@ -352,7 +352,7 @@ def test_two_seeds_give_no_verdict_where_the_profile_needs_three(tmp_path):
     two = three[three.seed < 2]
     v2 = study.claim_verdicts({"table5": two}).set_index("claim").loc["T5-eq5-vs-eq4"]
     v3 = study.claim_verdicts({"table5": three}).set_index("claim").loc["T5-eq5-vs-eq4"]
-    assert v2.verdict == report.NOT_TESTED and "2 seed(s) < 3" in v2.evidence
+    assert v2.verdict == report.PENDING and "isnet-eq5 2 of 3 seeds" in v2.why
     assert v3.verdict == "reproduced", v3.evidence
 
 

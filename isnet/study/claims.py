@@ -22,7 +22,8 @@ from .paper import (
 )
 from .statistics import Interval, seed_group_interval
 
-VERDICTS = ("reproduced", "not reproduced", "inconclusive", "not tested at this scale")
+PENDING = "pending: runs not finished"
+VERDICTS = ("reproduced", "not reproduced", "inconclusive", "not tested at this scale", PENDING)
 
 
 def _paired_rows(results: pd.DataFrame, comp: Comparison) -> pd.DataFrame:
@@ -310,14 +311,34 @@ def _joined(found: list[dict[str, Any]], key: str) -> str:
     return "; ".join(f"{lab}: {cell}" for lab, cell in zip(labels, cells))
 
 
+def unfinished_seeds(results: pd.DataFrame, methods: Iterable[str], designed: Mapping[str, int],
+                     need: int) -> str:
+    """Which trained ``methods`` have fewer seeds in ``results`` than the profile's design trains (``designed``:
+    method id → seeds), as "unet 3 of 4 seeds, ...", or "". A design too small for a verdict (fewer than ``need``
+    seeds) is not waited for: the claim is "not tested" then."""
+    df = _method_column(results)
+    have = df.groupby("method")["seed"].nunique() if len(df) else pd.Series(dtype=int)
+    short = []
+    for m in dict.fromkeys(x.removesuffix("-pra") for x in methods):
+        want, got = int(designed.get(m, 0)), int(have.get(m, 0))
+        if want >= need and got < want:
+            short.append(f"{m} {got} of {want} seeds")
+    return ", ".join(short)
+
+
 def judge(results: Mapping[str, pd.DataFrame], claims: Iterable[Claim] | None = None,
           resolves: Iterable[str] | None = None, min_pairs: int = MIN_PAIRS, min_seeds: int = MIN_SEEDS,
-          spread_min: float = SPREAD_MIN) -> tuple[pd.DataFrame, pd.DataFrame]:
+          spread_min: float = SPREAD_MIN, designed: Mapping[str, int] | None = None
+          ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(verdict per claim, one row per comparison) of isnet.paper.CLAIMS from per-pair results.
 
     ``results`` maps a claim's ``results`` name ("table5", "table7", ...) to per-pair rows. In order:
 
     1. ``resolves`` (a profile's list of claim ids) given and the claim not in it → "not tested at this scale".
+       ``designed`` (method id → the seeds the profile trains) given and a trained method of the claim with fewer
+       seeds in the results (an interim report, ``isnet study --finished-only``) → "pending", with no effect
+       computed: a verdict is read only off the seeds fixed in advance, never off a partial set (no optional
+       stopping).
     2. Sanity gates (:func:`sanity_gates`) on every trained method of the claim; a failure → "not tested at
        this scale", with the reason.
     3. Each comparison (:func:`compare`): too few pairs or seeds (fewer than ``max(min_seeds, MIN_SEEDS)``), or
@@ -345,6 +366,12 @@ def judge(results: Mapping[str, pd.DataFrame], claims: Iterable[Claim] | None = 
                                       "of resolvable claims)"))
             continue
         methods = [m for comp in cl.comparisons for m in (comp.a, comp.b)]
+        waiting = unfinished_seeds(df, methods, designed, max(min_seeds, MIN_SEEDS)) if designed else ""
+        if waiting:
+            rows.append(dict(base, verdict=PENDING, why=f"waiting for runs: {waiting}",
+                             evidence=f"pending: {waiting} have finished; the verdict is computed once every seed "
+                                      "the profile trains has finished"))
+            continue
         gates = sanity_gates(df, [m.removesuffix("-pra") for m in methods], spread_min=spread_min)
         found = [compare(df, comp, min_pairs=min_pairs, min_seeds=min_seeds) for comp in cl.comparisons]
         evidence = "; ".join(_evidence(r, cl.table) for r in found)

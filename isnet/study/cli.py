@@ -120,7 +120,7 @@ def _cmd_study(args: argparse.Namespace) -> int:
         results = None if args.results is None else Path(args.results).resolve()  # a flag is relative to where you are
         run_study(args.profile, only=args.only, resume=args.resume, results_dir=results, device=args.device,
                   keep_checkpoints=args.keep_checkpoints, jobs=args.jobs, allow_dirty=args.allow_dirty,
-                  rescore=args.rescore)
+                  rescore=args.rescore, finished_only=args.finished_only)
     except NotebookFailed as e:
         print(f"isnet study: {e}", file=sys.stderr)
         return 1
@@ -142,6 +142,11 @@ def _add_study(sub) -> None:
     p.add_argument("--rescore", action="store_true",
                    help="recompute every score, table, verdict and figure from the runs' committed fp16 generators "
                         "(runs/<hash>/generator-fp16.pt); trains nothing; says which score files were reproduced")
+    p.add_argument("--finished-only", action="store_true",
+                   help="an interim report of a study whose runs train across sessions: every table, figure and "
+                        "verdict from the runs that have finished; trains nothing; a claim whose rows have not "
+                        "finished every seed is 'pending' (never judged on part of its seeds); SUMMARY.md lists what "
+                        "is still to train")
     p.add_argument("--allow-dirty", action="store_true",
                    help="write a committed profile's results from a checkout with uncommitted changes (recorded in "
                         "env.json); refused otherwise")

@@ -21,7 +21,7 @@ from .report import (
     to_markdown,
 )
 from .rescore import RESCORE_ENV, compare, set_aside
-from .runs import JOBS_ENV, PROGRESS_ENV, RESULTS_ENV, locked, locked_append_jsonl, project_root, results_root
+from .runs import FINISHED_ONLY_ENV, JOBS_ENV, PROGRESS_ENV, RESULTS_ENV, locked, locked_append_jsonl, project_root, results_root
 
 NOTEBOOKS = ["00_quickstart", "01_search", "02_loss_ablation", "03_architecture", "04_blocks", "05_pra",
              "06_comparison", "07_report"]
@@ -138,13 +138,15 @@ def run_study(profile: str, only: Sequence[str] | None = None, resume: bool = Fa
               results_dir: str | os.PathLike | None = None, kernel_name: str | None = None,
               device: str | None = None, notebooks: str | os.PathLike | None = None,
               keep_checkpoints: bool = False, jobs: int = 1, allow_dirty: bool = False,
-              rescore: bool = False) -> list[dict[str, Any]]:
+              rescore: bool = False, finished_only: bool = False) -> list[dict[str, Any]]:
     """Execute the notebooks with papermill into <results>/<profile>/notebooks/; returns one record each.
 
     ``resume`` skips notebooks that really finished (``finished_notebook``: the marker in
     ``notebooks/finished.json`` matches the executed copy and the current notebook, and the copy holds no error);
     runs are reused by config hash anyway. ``rescore``: every notebook again, every run's scores recomputed from
-    its committed fp16 generator, nothing trained (``isnet.study.rescore``). Committed profiles' results are
+    its committed fp16 generator, nothing trained (``isnet.study.rescore``). ``finished_only``: an interim report
+    of a campaign that spans sessions: every notebook on the runs that have finished, nothing trained, each claim
+    whose runs are not all finished "pending"; the notebooks are not marked finished, so ``resume`` runs them again. Committed profiles' results are
     refused from a checkout with uncommitted changes unless ``allow_dirty`` (recorded in env.json). A failing notebook keeps its partly executed copy, and the error says
     which cell failed. The terminal shows the notebook and, inside it, run i of n with iteration and ETA. Every
     notebook's time is appended to ``<profile>/timings.jsonl`` (one line per notebook per study run, never
@@ -181,9 +183,12 @@ def run_study(profile: str, only: Sequence[str] | None = None, resume: bool = Fa
     runs_before = {p.parent.name for p in (study.dir / "runs").glob("*/summary.json")}
     progress_file = out_dir / f".progress-{os.getpid()}.jsonl"  # one per study process
     progress_file.unlink(missing_ok=True)
-    env_before = {k: os.environ.get(k) for k in (PROGRESS_ENV, RESULTS_ENV, JOBS_ENV, RESCORE_ENV)}
+    env_before = {k: os.environ.get(k) for k in (PROGRESS_ENV, RESULTS_ENV, JOBS_ENV, RESCORE_ENV, FINISHED_ONLY_ENV)}
     if rescore:
         os.environ[RESCORE_ENV] = "1"
+    if finished_only:
+        resume = False  # an interim report is made again from whatever has finished by now
+        os.environ[FINISHED_ONLY_ENV] = "1"
     os.environ[PROGRESS_ENV] = str(progress_file)
     os.environ[RESULTS_ENV] = str(root)
     os.environ[JOBS_ENV] = str(int(jobs))
@@ -226,7 +231,7 @@ def run_study(profile: str, only: Sequence[str] | None = None, resume: bool = Fa
                     if partial.exists():
                         os.replace(partial, dst)
                         make_file_portable(dst, study.dir)  # before its hash goes into finished.json
-                    _mark_finished(done_marker, name, src, dst, seconds, ok=status == "ran")
+                    _mark_finished(done_marker, name, src, dst, seconds, ok=status == "ran" and not finished_only)
                     locked_append_jsonl(timings, {"started": started, "session": session, "notebook": name,
                                                   "status": status, "seconds": round(seconds, 1),
                                                   "profile": prof.name, "host": platform.node(),
@@ -249,7 +254,7 @@ def run_study(profile: str, only: Sequence[str] | None = None, resume: bool = Fa
     locked_append_jsonl(timings, {"started": started, "session": session, "notebook": "(study)", "status": "finished",
                                   "seconds": round(total, 1), "profile": prof.name, "host": platform.node(),
                                   "cpus": os.cpu_count(), "device": device or "auto", "jobs": int(jobs),
-                                  "git_commit": git_commit(), "notebooks_run": sum(r["status"] == "ran" for r in records),
+                                  "git_commit": git_commit(), "finished_only": finished_only, "notebooks_run": sum(r["status"] == "ran" for r in records),
                                   "runs_trained": len(trained), "runs_reused": len(reused),
                                   "runs_before": len(runs_before), "disk_mb": round(_disk_mb(study.dir), 1)})
     make_portable(study.dir)  # committed results name no machine path

@@ -25,6 +25,7 @@ from .experiments import (
     Row,
     run_config,
     table_rows,
+    trained_rows,
 )
 from .latency import Latency
 from .profiles import (
@@ -40,6 +41,7 @@ from .report import (
 from .rescore import RESCORE_ENV
 from .runs import (
     CLAIM_POLL_S,
+    FINISHED_ONLY_ENV,
     JOBS_ENV,
     RunClaim,
     adopt_finished_run,
@@ -144,10 +146,13 @@ class Study(Scoring, Latency, Samples):
         run = Path(cfg.out.dir)
         if _finished(run, cfg.train.iterations):
             return run, False
-        if os.environ.get(RESCORE_ENV):
-            raise RuntimeError(f"isnet study --rescore trains nothing, but run {run.name} ({cfg.model.generator}, seed "
-                               f"{cfg.train.seed}) is not finished in {run.parent}; train it first "
-                               "(isnet study --resume without --rescore)")
+        for env, flag in ((RESCORE_ENV, "--rescore"), (FINISHED_ONLY_ENV, "--finished-only")):
+            if os.environ.get(env) and not adopt_finished_run(run, cfg.train.iterations):
+                raise RuntimeError(f"isnet study {flag} trains nothing, but run {run.name} ({cfg.model.generator}, "
+                                   f"seed {cfg.train.seed}) is not finished in {run.parent}; train it first "
+                                   f"(isnet study --resume without {flag})")
+            if os.environ.get(env):
+                return run, False
         claim = try_claim(run)
         if not isinstance(claim, RunClaim):
             return None
@@ -187,6 +192,8 @@ class Study(Scoring, Latency, Samples):
         process (a worker, another ``isnet study``, another machine) are skipped at first and waited for at the
         end, so this process trains the others meanwhile."""
         jobs = [(row, seed) for row in rows for seed in self.profile.seeds]
+        if os.environ.get(FINISHED_ONLY_ENV):  # an interim report: the finished runs only, nothing trained
+            jobs = [(row, seed) for row, seed in jobs if self.has_finished(row, seed)]
         if self.jobs > 1:
             train_in_workers(self, jobs, table)
         out: dict[int, dict[str, Any]] = {}
@@ -217,6 +224,24 @@ class Study(Scoring, Latency, Samples):
                     bar.update()
                 pending = deferred
         return pd.DataFrame([out[i] for i in sorted(out)], columns=["method", "label", "seed", "run", "config_hash"])
+
+    def has_finished(self, row: Row, seed: int) -> bool:
+        """Whether the run of ``row`` and ``seed`` has finished here, or in another profile's folder (then it is
+        copied here, ``runs.adopt_finished_run``); trains nothing."""
+        cfg = self.config_for(row, seed)
+        run = Path(cfg.out.dir)
+        return _finished(run, cfg.train.iterations) or adopt_finished_run(run, cfg.train.iterations) is not None
+
+    def campaign(self) -> pd.DataFrame:
+        """Every run the profile's study trains (each trained row × seed; rows sharing a config share a run) and
+        whether it has finished here: what an interim report (``isnet study --finished-only``) still waits for."""
+        out = []
+        for method, row in trained_rows(self.profile).items():
+            for seed in self.profile.seeds:
+                cfg = self.config_for(row, seed)
+                out.append({"method": method, "seed": seed, "run": Path(cfg.out.dir).name,
+                            "finished": _finished(Path(cfg.out.dir), cfg.train.iterations)})
+        return pd.DataFrame(out, columns=["method", "seed", "run", "finished"])
 
     def train_unclaimed(self, jobs: Sequence[tuple[Row, int]], table: str = "") -> int:
         """Train every job no other process has claimed (a ``--jobs`` worker's loop); returns how many."""
@@ -263,7 +288,8 @@ class Study(Scoring, Latency, Samples):
     # ---------------------------------------------------------------- Table 1: the search
     def search(self):
         """Table 1's loss-weight search (Optuna), or None where the profile runs none (``search_trials`` 0: its
-        trials would be too short to learn, so Table 1 is "not tested at this scale")."""
+        trials would be too short to learn, so Table 1 is "not tested at this scale"). Under ``isnet study
+        --finished-only``: the stored search as it stands (None without one); no trial is trained."""
         p = self.profile
         if p.search_trials <= 0:
             return None
@@ -273,6 +299,15 @@ class Study(Scoring, Latency, Samples):
         if self.device:
             base = base.with_overrides({"train.device": self.device})
         storage = f"sqlite:///{(self.dir / 'optuna.db').resolve()}"
+        if os.environ.get(FINISHED_ONLY_ENV):  # an interim report trains no trial: the search as it stands, if any
+            import optuna
+
+            if not (self.dir / "optuna.db").exists():
+                return None
+            try:
+                return optuna.load_study(study_name=f"{p.name}-loss-weights", storage=storage)
+            except KeyError:
+                return None
         root = self.dir
         if not self.progress:  # Optuna's per-trial log lines would fill the executed notebook
             import optuna
@@ -331,12 +366,31 @@ class Study(Scoring, Latency, Samples):
         return table
 
     # ---------------------------------------------------------------- quickstart and look-ups
-    def run_of(self, table: str, method: str, seed: int | None = None) -> Path:
-        """The run folder of one row of a table (trained on demand)."""
+    def _row(self, table: str, method: str) -> Row:
         rows = {r.id: r for r in table_rows(table, self.profile)}
         if method not in rows:
             raise ValueError(f"{table} has no row {method!r}; rows: {sorted(rows)}")
-        return self.train_row(rows[method], self.profile.seeds[0] if seed is None else seed)
+        return rows[method]
+
+    def seeds_of(self, table: str, method: str) -> list[int]:
+        """The profile's seeds of one row of a table; under ``isnet study --finished-only`` those whose run has
+        finished."""
+        seeds = list(self.profile.seeds)
+        if os.environ.get(FINISHED_ONLY_ENV):
+            row = self._row(table, method)
+            seeds = [s for s in seeds if self.has_finished(row, s)]
+        return seeds
+
+    def run_of(self, table: str, method: str, seed: int | None = None) -> Path:
+        """The run folder of one row of a table (trained on demand); default seed: its first (finished) one."""
+        if seed is None:
+            seeds = self.seeds_of(table, method)
+            if not seeds:
+                raise RuntimeError(f"isnet study --finished-only: no run of {method} ({table}) has finished in "
+                                   f"{self.dir / 'runs'}; train one first (isnet study --resume, or isnet bench learn "
+                                   f"--profile {self.profile.name} --models {method})")
+            seed = seeds[0]
+        return self.train_row(self._row(table, method), seed)
 
     # ---------------------------------------------------------------- env.json
     def write_env(self, tree: dict | None = None) -> Path:

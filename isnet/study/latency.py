@@ -107,7 +107,7 @@ class Latency:
         verdict's), the others are the sensitivity table."""
 
         if runs is None:
-            runs = {seed: self.run_of("table5", "isnet-eq5", seed) for seed in self.profile.seeds}
+            runs = {seed: self.run_of("table5", "isnet-eq5", seed) for seed in self.seeds_of("table5", "isnet-eq5")}
         per_pair = pd.concat([self.pra_study(run, seed) for seed, run in runs.items()], ignore_index=True)
         summary = aggregate(per_pair, by=("method", "bucket"), metrics=("psnr", "ssim", "mae"))
         write_table(summary, self.dir / "tables", "pra_per_bucket", label=self.label, overwrite=True)

@@ -46,6 +46,7 @@ from .claims import (
     MIN_PAIRS,
     MIN_SEEDS,
     NOT_TESTED,
+    PENDING,
     SPREAD_MIN,
     UNTRAINED,
     VERDICTS,
@@ -462,6 +463,12 @@ def conclusion(verdicts: pd.DataFrame, profile: str, seeds: Sequence[int], min_s
     if maybe:
         parts.append(f"{len(maybe)} {'is' if len(maybe) == 1 else 'are'} inconclusive ({', '.join(maybe)}): the "
                      "interval includes both outcomes; ")
+    pending = verdicts[verdicts["verdict"] == PENDING]
+    if len(pending):
+        parts.append(f"{len(pending)} {'is' if len(pending) == 1 else 'are'} pending ("
+                     + "; ".join(f"{r.claim}: {str(r.why).removeprefix('waiting for runs: ')}"
+                                 for r in pending.itertuples()) + "): judged once every seed the profile trains has "
+                     "finished; ")
     untested = verdicts[verdicts["verdict"] == NOT_TESTED]
     reasons: dict[str, list[str]] = {}
     for r in untested.itertuples():
@@ -540,10 +547,24 @@ def pra_markdown(paired: pd.DataFrame, kernels: Sequence[int]) -> str:
     return to_markdown(pd.DataFrame(rows))
 
 
+def campaign_lines(campaign: pd.DataFrame | None) -> list[str]:
+    """The interim-report paragraph of SUMMARY.md (none when every run the profile trains has finished)."""
+    if campaign is None or not len(campaign) or campaign["finished"].all():
+        return []
+    runs = campaign.drop_duplicates("run")
+    short = [f"{m} {int(g.finished.sum())} of {len(g)}" for m, g in campaign.groupby("method", sort=False)
+             if not g.finished.all()]
+    return [f"**Interim report.** {int(runs.finished.sum())} of {len(runs)} runs the profile trains have finished "
+            f"(finished seeds of the rows not yet complete: {', '.join(short)}). Tables and figures show the finished runs "
+            "(`isnet study --finished-only`); a claim is judged only once every seed of every row it compares has "
+            "finished, and is *pending* until then.", ""]
+
+
 def summary_markdown(profile: Any, verdicts: pd.DataFrame, comparisons: pd.DataFrame,
                      ext: pd.DataFrame | None = None, wins: pd.DataFrame | None = None,
-                     pra: pd.DataFrame | None = None) -> str:
-    """SUMMARY.md: the profile, how a verdict is reached, the conclusion, each paper claim with its sentence and
+                     pra: pd.DataFrame | None = None, campaign: pd.DataFrame | None = None) -> str:
+    """SUMMARY.md: the profile, which of its runs have finished (``campaign``: ``Study.campaign``; an interim
+    report says what it still waits for), how a verdict is reached, the conclusion, each paper claim with its sentence and
     short evidence, PRA as measured at every kernel, the Extensions (per bucket and mask family) and the profile's
     own learning curve."""
     p = profile
@@ -553,6 +574,7 @@ def summary_markdown(profile: Any, verdicts: pd.DataFrame, comparisons: pd.DataF
     lines = [f"# Summary — profile `{p.name}`", "", p.description, "",
              f"Data: {p.data_label}; feature weights: `{p.base.loss.loss_weights().backbone}`; "
              f"seeds: {list(p.seeds)}; evaluation pairs per bucket: {p.pairs_per_bucket}.", "",
+             *campaign_lines(campaign),
              "## Conclusion", "", conclusion(verdicts, p.name, p.seeds, p.min_seeds), "",
              "## The paper's claims", "",
              f"Claims this profile can resolve: {resolves}; others are *not tested at this scale*. A verdict needs "
@@ -599,4 +621,4 @@ def shown_psnr(rows: Mapping[str, Sequence[Any]], pairs: Sequence[str],
     return pd.DataFrame(out, columns=["method", "pair_id", "seed", "psnr"])
 
 
-__all__ = ["COVERED_TABLES", "DECIMALS", "DISPLAY", "LABEL_KEYS", "MIN_N_FOR_CI", "MIN_PAIRS", "MIN_SEEDS", "NOT_RUN", "NOT_TESTED", "SPREAD_MIN", "UNTRAINED", "VERDICTS", "_fmt", "bucket_metric_plot", "caption", "check_label", "claim_line", "claim_markdown", "claim_verdicts", "claims_overview", "compact_markdown", "compact_table", "compare", "conclusion", "coverage", "display", "extensions", "extensions_markdown", "judge", "masked_input", "mean_pm", "own_learning_curve", "ours_column", "paired_gain", "paper_column", "paper_rows_only", "pra_strip", "runs_table", "sample_grid", "shown_psnr", "sanity_gates", "side_by_side", "summarise", "summary_markdown", "table_caption", "tidy_search_figure", "to_markdown", "training_curves", "training_minutes", "write_table"]
+__all__ = ["COVERED_TABLES", "DECIMALS", "DISPLAY", "LABEL_KEYS", "MIN_N_FOR_CI", "MIN_PAIRS", "MIN_SEEDS", "NOT_RUN", "NOT_TESTED", "PENDING", "SPREAD_MIN", "UNTRAINED", "VERDICTS", "_fmt", "bucket_metric_plot", "campaign_lines", "caption", "check_label", "claim_line", "claim_markdown", "claim_verdicts", "claims_overview", "compact_markdown", "compact_table", "compare", "conclusion", "coverage", "display", "extensions", "extensions_markdown", "judge", "masked_input", "mean_pm", "own_learning_curve", "ours_column", "paired_gain", "paper_column", "paper_rows_only", "pra_strip", "runs_table", "sample_grid", "shown_psnr", "sanity_gates", "side_by_side", "summarise", "summary_markdown", "table_caption", "tidy_search_figure", "to_markdown", "training_curves", "training_minutes", "write_table"]

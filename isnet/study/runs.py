@@ -27,6 +27,9 @@ RESULTS_ENV = "ISNET_RESULTS"     # results root for notebooks opened anywhere (
 PROGRESS_ENV = "ISNET_PROGRESS"   # set by ``run_study``: a JSON-lines file the kernel reports each run to
 
 
+FINISHED_ONLY_ENV = "ISNET_FINISHED_ONLY"  # set by ``isnet study --finished-only``: train nothing, use finished runs
+
+
 def project_root() -> Path:
     """The checkout this package runs from (an editable install), else the working directory."""
     return REPO if (REPO / "pyproject.toml").exists() else Path.cwd()

@@ -25,6 +25,7 @@ from .experiments import (
     Row,
     TableResult,
     table_rows,
+    trained_rows,
 )
 from .curves import first_wins
 from .report import (
@@ -213,9 +214,11 @@ class Scoring:
         (``isnet.study.claims.judge``): only the claims the profile lists as resolvable (``StudyProfile.resolves``;
         every claim when it lists none), each with at least the profile's ``min_seeds`` (and never fewer than
         ``claims.MIN_SEEDS``) training seeds and ``claims.MIN_PAIRS`` pairs; every trained model must first pass
-        the sanity gates. The rest: "not tested at this scale"."""
+        the sanity gates. The rest: "not tested at this scale". A claim whose trained rows have fewer seeds in
+        ``results`` than the profile trains (an interim report, ``isnet study --finished-only``) is "pending"."""
 
-        return judge(results, resolves=self.profile.resolves, min_seeds=self.profile.min_seeds)
+        designed = {m: len(self.profile.seeds) for m in trained_rows(self.profile)}
+        return judge(results, resolves=self.profile.resolves, min_seeds=self.profile.min_seeds, designed=designed)
 
     def read_tables(self) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
         """(the report's tables as written to tables/*.csv, the per-pair results the claims judge), read back
@@ -252,8 +255,8 @@ class Scoring:
         wins = own_learning_curve(self.learning_curve_wins(), self.profile.methods)
         pra_path = self.dir / "tables" / "pra_paired.csv"
         pra = pd.read_csv(pra_path) if pra_path.exists() else None
-        return atomic_write_text(self.summary_path(),
-                                 summary_markdown(self.profile, verdicts, comparisons, extensions, wins, pra))
+        return atomic_write_text(self.summary_path(), summary_markdown(self.profile, verdicts, comparisons, extensions,
+                                                                       wins, pra, self.campaign()))
 
     def table4(self) -> pd.DataFrame:
         """The data actually used (the paper's Table 4 analogue), beside the paper's Places2/CelebA."""
