@@ -552,8 +552,11 @@ def campaign_lines(campaign: pd.DataFrame | None) -> list[str]:
     if campaign is None or not len(campaign) or campaign["finished"].all():
         return []
     runs = campaign.drop_duplicates("run")
-    short = [f"{m} {int(g.finished.sum())} of {len(g)}" for m, g in campaign.groupby("method", sort=False)
-             if not g.finished.all()]
+    rows: dict[tuple, list[str]] = {}  # rows that share their runs (ISNet = Eq. (5) = B 2) are one entry
+    for m, g in campaign.groupby("method", sort=False):
+        rows.setdefault(tuple(g.sort_values("seed").run), []).append(m)
+    short = [f"{' = '.join(ms)} {int(runs.finished[runs.run.isin(key)].sum())} of {len(key)}"
+             for key, ms in rows.items() if not campaign[campaign.run.isin(key)].finished.all()]
     return [f"**Interim report.** {int(runs.finished.sum())} of {len(runs)} runs the profile trains have finished "
             f"(finished seeds of the rows not yet complete: {', '.join(short)}). Tables and figures show the finished runs "
             "(`isnet study --finished-only`); a claim is judged only once every seed of every row it compares has "
