@@ -204,3 +204,43 @@ def test_unet_like_is_parameter_matched_to_isnet_at_every_profile_width():
         counts = {b: count_parameters(build_generator("unet", blocks=b, width=w)) for b in range(1, 9)}
         assert row["model.blocks"] == min(counts, key=lambda b: abs(counts[b] - isnet)), name
         assert abs(counts[row["model.blocks"]] - isnet) / isnet < 0.10, name
+
+
+@pytest.mark.parametrize("name", ["isnet", "unet"])
+def test_icnr_starts_every_learned_upsampling_layer_without_a_grid(name):
+    """model.upsample_init=icnr: each conv→PixelShuffle unit outputs nearest-neighbour blocks (the four pixels of
+    every 2×2 block equal) and each 4×4 stride-2 transposed conv maps a constant image to a constant interior (a
+    period-2 grid otherwise); the parameter count and the random draws stay as without it."""
+    from torch import nn
+
+    kw = dict(blocks=2, width=0.25, init_gain=0.02) if name == "isnet" else dict(blocks=3, width=0.25, init_gain=0.02)
+    torch.manual_seed(0)
+    plain = build_generator(name, **kw)
+    after_plain = torch.rand(1)
+    torch.manual_seed(0)
+    tied = build_generator(name, upsample_init="icnr", **kw)
+    assert torch.rand(1) == after_plain and count_parameters(tied) == count_parameters(plain)
+    checked = 0
+    with torch.no_grad():
+        for seq in tied.modules():
+            kids = list(seq) if isinstance(seq, nn.Sequential) else []
+            for conv, shuffle in zip(kids, kids[1:]):
+                if isinstance(shuffle, nn.PixelShuffle):
+                    y = shuffle(conv(torch.randn(2, conv.in_channels, 6, 6)))
+                    assert torch.allclose(y[..., 0::2, 0::2], y[..., 1::2, 1::2], atol=1e-6)
+                    assert torch.allclose(y[..., 0::2, 0::2], y[..., 0::2, 1::2], atol=1e-6)
+                    checked += 1
+        for before, after in zip(plain.modules(), tied.modules()):  # same structure, same order
+            if isinstance(after, nn.ConvTranspose2d):
+                flat = []
+                for m in (before, after):
+                    y = m(torch.ones(1, m.in_channels, 6, 6))[..., 2:-2, 2:-2]
+                    flat.append(torch.allclose(y, y[..., :1, :1].expand_as(y), atol=1e-6))
+                assert flat == [False, True], "only the ICNR-initialised transposed conv is flat inside"
+                checked += 1
+    assert checked >= 3
+
+
+def test_unknown_upsample_init_lists_choices():
+    with pytest.raises(ValueError, match="unknown upsample_init 'x'; choose one of \\['normal', 'icnr'\\]"):
+        build_generator("isnet", upsample_init="x")

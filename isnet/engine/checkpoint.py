@@ -193,13 +193,15 @@ def build_models(cfg: Config) -> tuple[nn.Module, nn.Module]:
     D's sigmoid follows the resolved loss's GAN loss)."""
     m = cfg.model
     return models.build_models(m.generator, blocks=m.blocks, width=m.width, init_gain=m.init_gain,
-                               d_width=m.d_width, gan_loss=cfg.loss.loss_weights().gan_loss)
+                               d_width=m.d_width, gan_loss=cfg.loss.loss_weights().gan_loss,
+                               upsample_init=m.upsample_init)
 
 
 def build_generator(cfg: Config) -> nn.Module:
     """The generator a config describes (``isnet.models.build_generator`` from its plain values)."""
     m = cfg.model
-    return models.build_generator(m.generator, blocks=m.blocks, width=m.width, init_gain=m.init_gain)
+    return models.build_generator(m.generator, blocks=m.blocks, width=m.width, init_gain=m.init_gain,
+                                  upsample_init=m.upsample_init)
 
 
 def load_generator(path: str | os.PathLike, map_location: Any = "cpu", **released_options: Any) -> nn.Module:

@@ -34,7 +34,7 @@ from ..data import CROPS, SOURCES
 from ..io import atomic_write_text
 from ..method.features import BACKBONES
 from ..method.losses import LOSS_PRESETS, LossWeights, loss_weights
-from ..models import GENERATORS
+from ..models import GENERATORS, UPSAMPLE_INITS
 
 AMP_MODES = ("none", "bf16", "fp16")
 LR_SCHEDULES = ("constant", "cosine")
@@ -65,8 +65,13 @@ class ModelConfig:
     # it freezes small generators (isnet.models.layers.normal_init_), so the CPU profiles use 0.02.
     init_gain: float = 0.001
     d_width: float = 1.0     # the discriminator's channel multiplier (1.0 = the paper's PatchGAN)
+    # How G's learned ×2 upsampling layers start: "normal" (as every conv: the authors') or "icnr" (grid-free:
+    # sub-pixel kernels tied, transposed convs bilinear; isnet.models.layers.icnr_, docs/learning.md).
+    upsample_init: str = _newkey("normal")
 
     def check(self) -> None:
+        _require(self.upsample_init in UPSAMPLE_INITS, "model.upsample_init", self.upsample_init,
+                 " or ".join(UPSAMPLE_INITS))
         _require(self.generator in GENERATORS, "model.generator", self.generator, sorted(GENERATORS))
         _require(1 <= self.blocks <= 8, "model.blocks", self.blocks, "1..8 (the paper uses 1..4)")
         _require(self.width > 0, "model.width", self.width, "a positive multiplier such as 1, 0.5, 0.25")

@@ -12,7 +12,7 @@ from torch import nn
 
 from .discriminator import Discriminator, build_discriminator
 from .isnet import VARIANTS, ISNet, ISNetConfig, build_isnet
-from .layers import fold_spectral_norm, has_spectral_norm, prime_spectral_norm
+from .layers import UPSAMPLE_INITS, fold_spectral_norm, has_spectral_norm, icnr_, prime_spectral_norm
 from .released import load_released_discriminator, load_released_generator, ours_to_upstream, upstream_to_ours
 from .unet import UNetLike
 
@@ -33,11 +33,17 @@ PROVENANCE: dict[str, str] = {
 }
 
 
-def build_generator(name: str = "isnet", **options) -> nn.Module:
-    """Build a generator by name; ``options`` are the variant's keyword arguments (blocks, width, ...)."""
+def build_generator(name: str = "isnet", upsample_init: str = "normal", **options) -> nn.Module:
+    """Build a generator by name; ``options`` are the variant's keyword arguments (blocks, width, ...).
+    ``upsample_init="icnr"`` starts its learned upsampling layers grid-free (``layers.icnr_``)."""
     if name not in GENERATORS:
         raise ValueError(f"unknown generator {name!r}; choose one of {sorted(GENERATORS)}")
-    return GENERATORS[name](**options)
+    if upsample_init not in UPSAMPLE_INITS:
+        raise ValueError(f"unknown upsample_init {upsample_init!r}; choose one of {list(UPSAMPLE_INITS)}")
+    g = GENERATORS[name](**options)
+    if upsample_init == "icnr":
+        icnr_(g)
+    return g
 
 
 def build_models(generator: str, blocks: int, width: float, init_gain: float, d_width: float, gan_loss: str,
@@ -69,8 +75,8 @@ def matched_blocks(generator: str, width: float, target: str = "isnet", target_b
 
 
 __all__ = [
-    "GENERATORS", "PROVENANCE", "Discriminator", "ISNet", "ISNetConfig", "UNetLike", "build_discriminator", "build_models",
-    "build_generator", "count_parameters", "fold_spectral_norm", "matched_blocks", "has_spectral_norm", "load_released_discriminator",
+    "GENERATORS", "PROVENANCE", "UPSAMPLE_INITS", "Discriminator", "ISNet", "ISNetConfig", "UNetLike", "build_discriminator", "build_models",
+    "build_generator", "count_parameters", "fold_spectral_norm", "icnr_", "matched_blocks", "has_spectral_norm", "load_released_discriminator",
     "load_released_generator",
     "ours_to_upstream", "prime_spectral_norm", "upstream_to_ours",
 ]

@@ -102,6 +102,46 @@ def normal_init_(model: nn.Module, std: float = 0.001) -> None:
                 nn.init.zeros_(m.bias.data)
 
 
+UPSAMPLE_INITS = ("normal", "icnr")  # model.upsample_init: how the learned upsampling layers start
+
+
+def icnr_(model: nn.Module) -> int:
+    """Start every learned ×2 upsampling layer as a smooth upsampler of its own random projection, so the first
+    outputs carry no period-2 grid (ICNR: Aitken et al. 2017, "Checkerboard artifact free sub-pixel convolution").
+
+    - conv → ``PixelShuffle(r)`` (ISNet's low→high units and head): the r² sub-pixel kernels of each output
+      channel are tied to its first one, i.e. nearest-neighbour upsampling of one convolution;
+    - ``ConvTranspose2d`` 4×4, stride 2, padding 1 (the UNet-like's decoder): each (in, out) kernel becomes one
+      value times the separable bilinear kernel [1, 3, 3, 1] / 4, i.e. bilinear ×2 upsampling of a 1×1 mix.
+
+    Only the starting point changes: architecture and parameter count stay the authors', and training may untie
+    the kernels again. Draws no random numbers (the discriminator built next gets the same weights); re-primes
+    spectral norm. Returns how many layers it changed (``model.upsample_init=icnr``, docs/learning.md)."""
+    n = 0
+    with torch.no_grad():
+        for seq in model.modules():
+            if not isinstance(seq, nn.Sequential):
+                continue
+            kids = list(seq)
+            for conv_, shuffle in zip(kids, kids[1:]):
+                if isinstance(shuffle, nn.PixelShuffle) and isinstance(conv_, nn.Conv2d):
+                    r2 = shuffle.upscale_factor ** 2
+                    w = conv_.weight_orig if hasattr(conv_, "weight_orig") else conv_.weight
+                    w.copy_(w[::r2].repeat_interleave(r2, dim=0))
+                    if conv_.bias is not None:
+                        conv_.bias.copy_(conv_.bias[::r2].repeat_interleave(r2))
+                    n += 1
+        f = torch.tensor([0.25, 0.75, 0.75, 0.25])
+        for m in model.modules():
+            if (isinstance(m, nn.ConvTranspose2d) and m.kernel_size == (4, 4) and m.stride == (2, 2)
+                    and m.padding == (1, 1)):
+                w = m.weight_orig if hasattr(m, "weight_orig") else m.weight
+                w.copy_(w[:, :, 1:2, 1:2] * torch.outer(f, f).to(w))
+                n += 1
+    prime_spectral_norm(model)
+    return n
+
+
 def _sn_hooks(model: nn.Module):
     from torch.nn.utils.spectral_norm import SpectralNorm
 
