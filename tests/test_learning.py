@@ -165,6 +165,10 @@ def test_bench_learn_traces_a_resumable_curve(tmp_path, capsys):
     assert {"vs_telea", "vs_telea_low", "vs_telea_high", "telea_psnr"} <= set(curve.columns)
     row = curve[(curve.bucket == "all") & (curve.iteration == 4)].iloc[0]
     assert row.vs_telea == pytest.approx(row.psnr - row.telea_psnr, abs=1e-9)
+    # what the claims' sanity gates will read, per checkpoint: the grid ratio and the output spread
+    assert row.hole_checkerboard > 0 and row.output_spread >= 0
+    signal = pd.read_csv(tmp_path / "smoke" / "tables" / "time_to_signal.csv")
+    assert signal.last_hole_checkerboard.iloc[0] == pytest.approx(row.hole_checkerboard, abs=0.005)
     assert (tmp_path / "smoke" / "figures" / "learning_curve.png").stat().st_size > 10_000
     out = capsys.readouterr().out
     assert "first_beats_telea" in out

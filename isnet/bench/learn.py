@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..engine.checkpoint import list_checkpoints
+from ..engine.checkpoint import list_checkpoints, load_generator
 from ..engine.evaluate import evaluate
 from ..engine.pretrained import export_pretrained
 from ..engine.train import train
@@ -31,6 +31,7 @@ from ..method.metrics import paired_bootstrap
 from ..study import PROFILES, Study
 from ..study.curves import first_win_points, first_wins, vs_interval
 from ..study.experiments import run_config, trained_rows
+from ..study.scoring import gate_measures
 from ..study.figures import save_figure
 from ..study.provenance import make_portable
 
@@ -161,10 +162,11 @@ class LearningCurve:
             pra = None if self.pra_kernel is None else evaluate(str(ckpt), self.pairs, pra=True,
                                                                  pra_kernel=self.pra_kernel, progress=False,
                                                                  device=device)
-            self._add(model, seed, k, wall.get(str(k), float("nan")), cfg.config_hash(), scores, pra)
+            gates = gate_measures(load_generator(ckpt), self.pairs)  # what the claims' sanity gates will read
+            self._add(model, seed, k, wall.get(str(k), float("nan")), cfg.config_hash(), scores, pra, gates)
 
     def _add(self, model: str, seed: int, iteration: int, wall: float, config_hash: str,
-             scores: pd.DataFrame, pra: pd.DataFrame | None = None) -> None:
+             scores: pd.DataFrame, pra: pd.DataFrame | None = None, gates: dict | None = None) -> None:
 
         rows = []
         for bucket in [*sorted(scores.bucket.unique()), ALL]:
@@ -172,7 +174,9 @@ class LearningCurve:
             row = {"recipe": self.recipe, "model": model, "seed": seed, "iteration": iteration, "wall_min": wall / 60,
                    "load1": round(os.getloadavg()[0], 2),
                    "config_hash": config_hash, "bucket": bucket, "n": len(ours), "psnr": ours.psnr.mean(),
-                   "psnr_hole": ours.psnr_hole.mean()}
+                   "psnr_hole": ours.psnr_hole.mean(),
+                   **({} if gates is None else {"output_spread": gates["output_spread"],
+                                                "hole_checkerboard": gates["hole_checkerboard"]})}
             for name, base in self.baselines.items():
                 b = base.set_index(_pair_column(base)).loc[ours[_pair_column(ours)]]
                 res = paired_bootstrap(ours.psnr.to_numpy(), b.psnr.to_numpy())
@@ -186,13 +190,15 @@ class LearningCurve:
                            pra_passes=float(q.passes.mean()), pra_vs_oneshot=res["mean_diff"],
                            pra_vs_oneshot_low=res["ci95_low"], pra_vs_oneshot_high=res["ci95_high"])
             rows.append(row)
-        # Merge with what is on disk: another process may be tracing another model into the same file.
+        # Merge with what is on disk: another process may be tracing another model into the same file (or have
+        # filled in a column), so the file wins over what this process read at its start; the new rows win over both.
         on_disk = pd.read_csv(self.csv_path) if self.csv_path.exists() else pd.DataFrame()
-        merged = pd.concat([on_disk, self.points, pd.DataFrame(rows)], ignore_index=True)
+        merged = pd.concat([self.points, on_disk, pd.DataFrame(rows)], ignore_index=True)
         self.points = merged.drop_duplicates(["model", "seed", "iteration", "config_hash", "bucket"], keep="last")
         atomic_write_text(self.csv_path, self.points.to_csv(index=False))
         best = rows[-1]
         print(f"{model} seed {seed} it {iteration}: PSNR {best['psnr']:.2f} dB, vs Telea {vs_interval(best)}"
+              + ("" if gates is None else f"; in-hole checkerboard {gates['hole_checkerboard']:.2f}x the photos' own")
               + (f"; PRA k{self.pra_kernel} vs one shot {vs_interval(best, column='pra_vs_oneshot')}"
                  if pra is not None else ""), flush=True)
 
@@ -278,7 +284,8 @@ def _with_recipe(points: pd.DataFrame) -> pd.DataFrame:
 def time_to_signal(points: pd.DataFrame, baseline: str = "telea") -> pd.DataFrame:
     """The first scored point of each (recipe, model, seed) whose CI over all pairs against ``baseline`` is above
     0: its iteration and training minutes (``wall_min``: training only, summed over every session of the run),
-    with the machine's load average when it was scored (idle 2-core machine: below ~0.5 before the run)."""
+    with the machine's load average when it was scored (idle 2-core machine: below ~0.5 before the run), and the
+    last point's in-hole checkerboard ratio (NaN for points scored before the curve measured it)."""
     if not len(points):
         return pd.DataFrame()
     p = _with_recipe(points)
@@ -286,7 +293,9 @@ def time_to_signal(points: pd.DataFrame, baseline: str = "telea") -> pd.DataFram
                          "signal_iteration": int(first.iteration) if first is not None else None,
                          "signal_minutes": round(float(first.wall_min), 1) if first is not None else None,
                          "last_iteration": int(last.iteration), "last_minutes": round(float(last.wall_min), 1),
-                         f"last_vs_{baseline}": vs_interval(last, baseline)}
+                         f"last_vs_{baseline}": vs_interval(last, baseline),
+                         # the sanity gate a verdict needs (isnet.method.checkerboard: > 1.5 fails)
+                         "last_hole_checkerboard": round(float(getattr(last, "hole_checkerboard", float("nan"))), 2)}
                         for key, first, last in first_win_points(p[p.bucket == ALL], baseline,
                                                                  ("recipe", "model", "seed"))])
     return out.astype({"signal_iteration": "Int64"})

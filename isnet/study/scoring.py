@@ -42,6 +42,25 @@ from .runs import (
 )
 
 
+def gate_measures(generator, pairs: str | Path, n: int = 16) -> dict:
+    """What the sanity gates read off a generator (``claims.sanity_gates``), on (up to) ``n`` evaluation images
+    spread evenly over the pairs file: ``output_spread`` (mean over pixels of the standard deviation over the
+    images; ≈ 0 for a network that ignores its input) and ``hole_checkerboard`` (in-hole checkerboard share over
+    the photos' own, ``isnet.method.checkerboard``)."""
+    import torch
+
+    ds = PairsDataset(pairs)
+    idx = np.linspace(0, len(ds) - 1, min(n, len(ds))).round().astype(int)
+    items = [ds[int(i)] for i in idx]
+    image = torch.stack([it[0] for it in items])
+    known = torch.stack([it[1] for it in items])
+    with torch.no_grad():
+        pred = generator.eval()(image * known).float()
+    spread = float(pred.std(dim=0).mean()) if len(items) > 1 else math.nan
+    return {"output_spread": spread, "hole_checkerboard": hole_period2_ratio(pred, image, known),
+            "images": len(items)}
+
+
 class Scoring:
     """The part of :class:`isnet.study.Study` that scores runs and writes the tables, claims and summary."""
 
@@ -86,25 +105,13 @@ class Scoring:
         """How much a run's raw output varies across images: the mean over pixels of the standard deviation
         over (up to ``n``) evaluation images. A network that ignores its input (a constant or checkerboard
         fill) scores ≈ 0. Cached in the run folder."""
-        import torch
-
         run = self.dir / "runs" / Path(run).name
         cache = run / f"spread-{_short_hash(self.pairs_path())}.json"
         if cache.exists():
             return float(json.loads(cache.read_text())["output_spread"])
-        ds = PairsDataset(self.pairs_path())
-        idx = np.linspace(0, len(ds) - 1, min(n, len(ds))).round().astype(int)
-        items = [ds[int(i)] for i in idx]
-        image = torch.stack([it[0] for it in items])
-        known = torch.stack([it[1] for it in items])
-        gen = load_generator(run_generator(run)).eval()
-        with torch.no_grad():
-            pred = gen(image * known).float()
-        spread = float(pred.std(dim=0).mean()) if len(items) > 1 else math.nan
-        checker = hole_period2_ratio(pred, image, known)
-        atomic_write_text(cache, json.dumps({"output_spread": spread, "hole_checkerboard": checker,
-                                             "images": len(items)}))
-        return spread
+        gates = gate_measures(load_generator(run_generator(run)), self.pairs_path(), n)
+        atomic_write_text(cache, json.dumps(gates))
+        return gates["output_spread"]
 
     def hole_checkerboard(self, run: str | Path) -> float:
         """A run's in-hole checkerboard share over the photos' own on the images ``output_spread`` uses
