@@ -73,6 +73,12 @@ def test_a_claim_is_pending_until_every_designed_seed_has_finished():
     # A design too small for a verdict is not waited for: the claim is not tested.
     two = report.judge({"table5": _eq_rows((0, 1))}, claims=claim, designed={"isnet-eq5": 2, "isnet-eq4": 2})[0]
     assert two.iloc[0].verdict == report.NOT_TESTED and "2 seed(s) < 3" in two.iloc[0].why
+    # A finished seed that already fails a sanity gate settles the claim before the others finish: not tested.
+    grid = three.assign(hole_checkerboard=[3.0 if (m == "isnet-eq5" and s == 1) else 1.0
+                                           for m, s in zip(three.method, three.seed)])
+    gated = report.judge({"table5": grid}, claims=claim, designed=designed)[0].iloc[0]
+    assert gated.verdict == report.NOT_TESTED and "isnet-eq5 (seed 1) prints a pixel grid" in gated.why
+    assert gated.effect == "—" and "3 of 4 seeds" in gated.evidence
     text = report.conclusion(report.judge({"table5": three}, claims=claim, designed=designed)[0], "ablation",
                              (0, 1, 2, 3))
     assert "1 is pending (T5-eq5-vs-eq4: isnet-eq5 3 of 4 seeds" in text

@@ -338,7 +338,7 @@ def judge(results: Mapping[str, pd.DataFrame], claims: Iterable[Claim] | None = 
        ``designed`` (method id → the seeds the profile trains) given and a trained method of the claim with fewer
        seeds in the results (an interim report, ``isnet study --finished-only``) → "pending", with no effect
        computed: a verdict is read only off the seeds fixed in advance, never off a partial set (no optional
-       stopping).
+       stopping). A finished seed that already fails a sanity gate makes it "not tested" at once (final).
     2. Sanity gates (:func:`sanity_gates`) on every trained method of the claim; a failure → "not tested at
        this scale", with the reason.
     3. Each comparison (:func:`compare`): too few pairs or seeds (fewer than ``max(min_seeds, MIN_SEEDS)``), or
@@ -367,10 +367,16 @@ def judge(results: Mapping[str, pd.DataFrame], claims: Iterable[Claim] | None = 
             continue
         methods = [m for comp in cl.comparisons for m in (comp.a, comp.b)]
         waiting = unfinished_seeds(df, methods, designed, max(min_seeds, MIN_SEEDS)) if designed else ""
-        if waiting:
-            rows.append(dict(base, verdict=PENDING, why=f"waiting for runs: {waiting}",
-                             evidence=f"pending: {waiting} have finished; the verdict is computed once every seed "
-                                      "the profile trains has finished"))
+        if waiting:  # a seed that failed a gate stays failed: that much is final before the other seeds finish
+            gates = sanity_gates(df, [m.removesuffix("-pra") for m in methods], spread_min=spread_min)
+            if gates:
+                rows.append(dict(base, verdict=NOT_TESTED, why="sanity gate: " + "; ".join(gates),
+                                 evidence="sanity gate (final: a finished seed that fails stays failed): "
+                                          + "; ".join(gates) + f". Finished so far: {waiting}"))
+            else:
+                rows.append(dict(base, verdict=PENDING, why=f"waiting for runs: {waiting}",
+                                 evidence=f"pending: {waiting} have finished; the verdict is computed once every "
+                                          "seed the profile trains has finished"))
             continue
         gates = sanity_gates(df, [m.removesuffix("-pra") for m in methods], spread_min=spread_min)
         found = [compare(df, comp, min_pairs=min_pairs, min_seeds=min_seeds) for comp in cl.comparisons]
