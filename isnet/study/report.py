@@ -560,7 +560,8 @@ def campaign_lines(campaign: pd.DataFrame | None) -> list[str]:
     return [f"**Interim report.** {int(runs.finished.sum())} of {len(runs)} runs the profile trains have finished "
             f"(finished seeds of the rows not yet complete: {', '.join(short)}). Tables and figures show the finished runs "
             "(`isnet study --finished-only`); a claim is judged only once every seed of every row it compares has "
-            "finished, and is *pending* until then.", ""]
+            "finished, and is *pending* until then, unless a finished seed already fails a sanity gate (final: "
+            "not tested).", ""]
 
 
 def summary_markdown(profile: Any, verdicts: pd.DataFrame, comparisons: pd.DataFrame,
