@@ -201,7 +201,8 @@ PROFILES: dict[str, StudyProfile] = {
                     "mix-test). The claims it resolves come from the power calculation on the measured seed noise.",
         budget="≈ 8 h on a 2-core CPU (24 runs × 6000 iterations at ≈ 5.3 it/s: the recipe's curve trained 9000 "
                "iterations in 28.3 min on 2 cores shared with other jobs, results/recipes/laptop) plus scoring; "
-               "defined, not yet run"),
+               "campaign paused at 8 runs: under this recipe ISNet and the UNet-like print an in-hole grid that "
+               "fails the sanity gate (results/ablation/SUMMARY.md, docs/learning.md)"),
     "gpu": StudyProfile(
         name="gpu",
         # Breadth on one GPU: every table's rows (Tables 1, 2, 5, 7, 8; Eq. 4 vs 5) at width 1 and B = 4 as in the
