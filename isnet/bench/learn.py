@@ -264,10 +264,15 @@ class LearningCurve:
                 ax.grid(alpha=0.3)
                 if i == 0:
                     ax.set_title(f"holes {bucket}" if bucket != ALL else "all pairs")
-        axes[0, 0].legend(fontsize=7)
+        # one legend for every panel, below them (inside a panel it hides the curves once recipes are compared)
+        handles, labels = axes[0, 0].get_legend_handles_labels()
+        rows = -(-len(labels) // 3)
+        height = 6.4 + 0.2 * rows
+        fig.set_size_inches(3.4 * len(buckets), height)
+        fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=7, frameon=False)
         fig.suptitle(f"Learning curve, profile {self.study.profile.name} "
                      f"({self.study.profile.data_label}); classical methods on the same pairs")
-        fig.tight_layout()
+        fig.tight_layout(rect=(0, 0.2 * rows / height + 0.01, 1, 1))
         out = self.study.dir / "figures" / "learning_curve.png"
         save_figure(fig, out, overwrite=True, dpi=110, tight=False)
         plt.close(fig)
