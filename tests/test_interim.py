@@ -97,3 +97,18 @@ def test_the_cli_passes_finished_only(monkeypatch):
     monkeypatch.setattr(study_cli, "run_study", lambda *a, **k: seen.update(k))
     assert cli_main(["study", "--profile", "smoke", "--finished-only"]) == 0
     assert seen["finished_only"] is True
+
+
+def test_finished_only_reads_the_stored_search_and_runs_no_trial(tmp_path, monkeypatch):
+    import optuna
+
+    prof = replace(PROFILES["smoke"], name="smoke-interim-search")
+    study = Study(prof, tmp_path, progress=False)
+    monkeypatch.setenv(FINISHED_ONLY_ENV, "1")
+    assert study.search() is None  # no stored search: Table 1 "not run"
+    storage = f"sqlite:///{(study.dir / 'optuna.db').resolve()}"
+    optuna.create_study(study_name=f"{prof.name}-loss-weights", storage=storage).add_trial(
+        optuna.trial.create_trial(value=1.0, params={}, distributions={}))
+    found = study.search()
+    assert found is not None and len(found.trials) == 1  # as stored: nothing was trained
+    assert not (study.dir / "search-runs").exists()

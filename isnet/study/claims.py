@@ -1,5 +1,9 @@
 """The paper's claims tested on per-pair results: the seed × photo-group interval of each comparison, sanity gates
-and a verdict per claim (the interval: ``isnet.study.statistics``, ``docs/statistics.md``)."""
+and a verdict per claim (the interval: ``isnet.study.statistics``, ``docs/statistics.md``).
+
+Why this file is long: a verdict is one ordered rule (resolvable, pending seeds, per-seed sanity gates, each
+comparison's interval, the verdict and its evidence text); keeping the steps together lets a reader check the rule
+that turns scores into "reproduced" in one place."""
 from __future__ import annotations
 
 import math

@@ -60,7 +60,7 @@ from .runs import (
 )
 from .samples import Samples
 from .scoring import Scoring
-from .search import SEARCHED_WEIGHTS, run_search, save_figures, search_figures, table1
+from .search import SEARCHED_WEIGHTS, load_search, run_search, save_figures, search_figures, table1
 
 
 def work_on(spec_path: str, worker: int) -> int:
@@ -300,14 +300,7 @@ class Study(Scoring, Latency, Samples):
             base = base.with_overrides({"train.device": self.device})
         storage = f"sqlite:///{(self.dir / 'optuna.db').resolve()}"
         if os.environ.get(FINISHED_ONLY_ENV):  # an interim report trains no trial: the search as it stands, if any
-            import optuna
-
-            if not (self.dir / "optuna.db").exists():
-                return None
-            try:
-                return optuna.load_study(study_name=f"{p.name}-loss-weights", storage=storage)
-            except KeyError:
-                return None
+            return load_search(f"{p.name}-loss-weights", storage) if (self.dir / "optuna.db").exists() else None
         root = self.dir
         if not self.progress:  # Optuna's per-trial log lines would fill the executed notebook
             import optuna
