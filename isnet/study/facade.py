@@ -300,7 +300,10 @@ class Study(Scoring, Latency, Samples):
             base = base.with_overrides({"train.device": self.device})
         storage = f"sqlite:///{(self.dir / 'optuna.db').resolve()}"
         if os.environ.get(FINISHED_ONLY_ENV):  # an interim report trains no trial: the search as it stands, if any
-            return load_search(f"{p.name}-loss-weights", storage) if (self.dir / "optuna.db").exists() else None
+            try:
+                return load_search(f"{p.name}-loss-weights", storage) if (self.dir / "optuna.db").exists() else None
+            except KeyError:  # a database without this study
+                return None
         root = self.dir
         if not self.progress:  # Optuna's per-trial log lines would fill the executed notebook
             import optuna

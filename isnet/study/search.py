@@ -511,14 +511,6 @@ def create_search(study_name: str, storage: str | optuna.storages.BaseStorage | 
                                direction="maximize", load_if_exists=True)
 
 
-def load_search(study_name: str, storage: str | optuna.storages.BaseStorage) -> optuna.Study | None:
-    """The stored search as it stands, no trial run (``isnet study --finished-only``); None without that study."""
-    try:
-        return optuna.load_study(study_name=study_name, storage=storage)
-    except KeyError:
-        return None
-
-
 def run_search(study_name: str, storage: str | optuna.storages.BaseStorage | None, n_trials: int,
                objective_config: Config | Mapping[str, Any], sampler: str = "tpe", seed: int = 0,
                n_jobs: int = 1, *, objective: Callable[[optuna.Trial], float] | None = None,
