@@ -264,3 +264,14 @@ def test_bench_learn_runs_are_the_studys_runs(tmp_path, profile):
                     (table, row.id)
                 checked += 1
     assert checked >= 2 * len(study.profile.methods)
+
+
+def test_curve_minutes_count_only_this_runs_training():
+    """A resumed chunk adds to the seconds recorded at the checkpoint it resumed from; a fresh start (a run whose
+    checkpoints were lost trains again from 0) does not inherit its earlier attempt's seconds."""
+    from isnet.bench.learn import training_seconds
+
+    wall = {"3000": 456.0, "6000": 1000.0}
+    assert training_seconds(wall, 3000, 500.0) == 956.0
+    assert training_seconds(wall, 0, 1100.0) == 1100.0
+    assert training_seconds({"2000": 300.0}, 3000, 60.0) == 360.0  # resumed past the last scored point

@@ -244,3 +244,27 @@ def test_icnr_starts_every_learned_upsampling_layer_without_a_grid(name):
 def test_unknown_upsample_init_lists_choices():
     with pytest.raises(ValueError, match="unknown upsample_init 'x'; choose one of \\['normal', 'icnr'\\]"):
         build_generator("isnet", upsample_init="x")
+
+
+def test_antialiased_discriminator_ignores_a_pixel_grid_and_keeps_the_weights():
+    """model.d_antialias: same parameters, keys and random draws as upstream's D, but a period-2 checkerboard added
+    to its input changes nothing (the blur zeroes it before the first stride-2 conv), so D can neither see a grid
+    nor push one into G through its gradient; upstream's D sees it."""
+    torch.manual_seed(0)
+    plain = build_discriminator(width=0.25, init_gain=0.02)
+    torch.manual_seed(0)
+    blurred = build_discriminator(width=0.25, init_gain=0.02, antialias=True)
+    assert count_parameters(blurred) == count_parameters(plain)
+    assert blurred.state_dict().keys() == plain.state_dict().keys()
+    assert all(torch.equal(a, b) for a, b in zip(plain.state_dict().values(), blurred.state_dict().values()))
+    x = torch.rand(2, 3, 48, 48)
+    ii, jj = torch.meshgrid(torch.arange(48), torch.arange(48), indexing="ij")
+    grid = 0.1 * (-1.0) ** (ii + jj)
+    for model in (plain, blurred):
+        model.eval()
+    with torch.no_grad():
+        assert torch.allclose(blurred(x + grid)[0], blurred(x)[0], atol=1e-6)
+        assert not torch.allclose(plain(x + grid)[0], plain(x)[0], atol=1e-3)
+    x.requires_grad_(True)
+    blurred(x)[0].sum().backward()
+    assert abs(float((x.grad * grid).sum())) < 1e-6 * float(x.grad.abs().sum())

@@ -95,6 +95,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def training_seconds(wall: dict[str, float], start: int, seconds: float) -> float:
+    """Training seconds up to the end of a chunk that resumed from iteration ``start`` (0: a fresh start) and took
+    ``seconds``: the recorded seconds up to ``start`` plus the chunk's. A fresh start counts nothing recorded before
+    it (a run whose checkpoints were lost trains again from 0, and its earlier attempt's time is not this run's)."""
+    if start == 0:
+        return seconds
+    return max((v for i, v in wall.items() if int(i) <= start), default=0.0) + seconds
+
 class LearningCurve:
     """The curve of one profile: points (model, seed, iteration, bucket) in a CSV, a figure from it."""
 
@@ -150,10 +158,9 @@ class LearningCurve:
                       "(train.keep_last); skipped", flush=True)
                 continue
             if not ckpt.exists():
-                resume = bool(done)
-                summary = train(cfg, resume=resume, stop_after=k, progress=self.study.progress)
-                previous = max((v for i, v in wall.items() if int(i) < k), default=0.0)
-                wall[str(k)] = previous + summary.seconds
+                start = max(done, default=0)
+                summary = train(cfg, resume=bool(done), stop_after=k, progress=self.study.progress)
+                wall[str(k)] = training_seconds(wall, start, summary.seconds)
                 atomic_write_text(wall_file, json.dumps(wall))
                 if not ckpt.exists():
                     raise FileNotFoundError(f"training {run} to iteration {k} left no {ckpt.name}")

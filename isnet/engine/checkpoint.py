@@ -194,7 +194,7 @@ def build_models(cfg: Config) -> tuple[nn.Module, nn.Module]:
     m = cfg.model
     return models.build_models(m.generator, blocks=m.blocks, width=m.width, init_gain=m.init_gain,
                                d_width=m.d_width, gan_loss=cfg.loss.loss_weights().gan_loss,
-                               upsample_init=m.upsample_init)
+                               d_antialias=m.d_antialias, upsample_init=m.upsample_init)
 
 
 def build_generator(cfg: Config) -> nn.Module:

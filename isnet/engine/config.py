@@ -68,6 +68,8 @@ class ModelConfig:
     # How G's learned ×2 upsampling layers start: "normal" (as every conv: the authors') or "icnr" (grid-free:
     # sub-pixel kernels tied, transposed convs bilinear; isnet.models.layers.icnr_, docs/learning.md).
     upsample_init: str = _newkey("normal")
+    # A fixed blur before D's stride-2 convs (not the paper's: isnet.models.discriminator, docs/learning.md).
+    d_antialias: bool = _newkey(False)
 
     def check(self) -> None:
         _require(self.upsample_init in UPSAMPLE_INITS, "model.upsample_init", self.upsample_init,
@@ -78,6 +80,7 @@ class ModelConfig:
         _require(0 < self.init_gain <= 1, "model.init_gain", self.init_gain,
                  "a standard deviation such as 0.001 (the authors') or 0.02 (EdgeConnect)")
         _require(self.d_width > 0, "model.d_width", self.d_width, "a positive multiplier such as 1 or 0.25")
+        _require(isinstance(self.d_antialias, bool), "model.d_antialias", self.d_antialias, "true or false")
 
 
 @dataclass(frozen=True)

@@ -47,14 +47,15 @@ def build_generator(name: str = "isnet", upsample_init: str = "normal", **option
 
 
 def build_models(generator: str, blocks: int, width: float, init_gain: float, d_width: float, gan_loss: str,
-                 **generator_options) -> tuple[nn.Module, nn.Module]:
+                 d_antialias: bool = False, **generator_options) -> tuple[nn.Module, nn.Module]:
     """The generator and the discriminator of a training run, from plain values (no config object).
 
     The generator is built first, then the discriminator, so the same torch seed gives the same weights
-    as always; the discriminator's sigmoid follows ``gan_loss``. ``generator_options`` go to the generator.
+    as always; the discriminator's sigmoid follows ``gan_loss``; ``d_antialias`` blurs before its strided convs.
+    ``generator_options`` go to the generator.
     """
     g = build_generator(generator, blocks=blocks, width=width, init_gain=init_gain, **generator_options)
-    d = build_discriminator(gan_loss=gan_loss, width=d_width, init_gain=init_gain)
+    d = build_discriminator(gan_loss=gan_loss, width=d_width, init_gain=init_gain, antialias=d_antialias)
     return g, d
 
 

@@ -84,6 +84,23 @@ class Upsample(nn.Module):
         return nn.functional.interpolate(self.act(x), scale_factor=self.scale, mode="bilinear", align_corners=False)
 
 
+class Blur(nn.Module):
+    """A fixed 3×3 binomial low-pass ([1, 2, 1]ᵀ[1, 2, 1] / 16, per channel, reflect padding; size kept).
+
+    Placed before a stride-2 conv it removes what the stride would alias (StyleGAN2's discriminator blurs before
+    it downsamples for this reason). The kernel is a non-persistent buffer: no parameters, no state-dict keys.
+    """
+
+    def __init__(self, channels: int):
+        super().__init__()
+        k = torch.tensor([1.0, 2.0, 1.0])
+        k = torch.outer(k, k) / 16
+        self.register_buffer("kernel", k.expand(channels, 1, 3, 3).clone(), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), self.kernel.to(x.dtype), groups=x.shape[1])
+
+
 def normal_init_(model: nn.Module, std: float = 0.001) -> None:
     """The authors' ``init_weights('normal', gain=0.001)``: conv weights ~ N(0, std), biases 0.
 
