@@ -111,8 +111,14 @@ FAST_RECIPE = {"loss.weights.style_layers": ["relu2_2", "relu3_3"], "train.chann
                "train.lr_g": 3e-4, "train.lr_d": 3e-5, "train.lr_schedule": "cosine", "train.lr_warmup": 300,
                "train.iterations": 6000}
 # The CPU ablation profile trains on the mixed split (train and test from the same mix of packages; validation
-# from held-out training groups: isnet.data.photos.select_split) with the fast recipe.
-_ABLATION_BASE = _CPU_BASE.with_overrides({**FAST_RECIPE, "data.split": "mix-fit", "out.name": "ablation"})
+# from held-out training groups: isnet.data.photos.select_split) with the fast recipe and an anti-aliased D: under
+# the fast recipe alone ISNet and the UNet-like print a pixel grid into the hole that fails the sanity gate; a fixed
+# blur before D's stride-2 convs removed it on ISNet seed 0 (3.31x -> 1.08x the photos' own) at -0.71 dB against
+# Telea instead of -0.63, but not on the UNet-like (3.20x -> 2.43x), so T7-vs-unet stays gated; kept because it is
+# better than the fast recipe for every claim and worse for none (docs/learning.md, "The pixel grid").
+ABLATION_RECIPE = {**FAST_RECIPE, "model.d_antialias": True}
+_MIXED_BASE = _CPU_BASE.with_overrides({**FAST_RECIPE, "data.split": "mix-fit", "out.name": "ablation"})
+_ABLATION_BASE = _MIXED_BASE.with_overrides({"model.d_antialias": True})
 _ABLATION_METHODS = ("isnet-base", "isnet-base-ff", "isnet", "unet", "isnet-eq4", "isnet-eq5", "isnet-b1",
                      "isnet-b2")
 _ABLATION_SEEDS = (0, 1, 2, 3)
@@ -135,9 +141,10 @@ PROFILES: dict[str, StudyProfile] = {
         budget="≤ 10 min on a 2-core CPU"),
     "laptop": StudyProfile(
         name="laptop",
-        # The ablation profile's setting (fast recipe, mixed split), ISNet only, 3 seeds: its runs are the ablation
-        # study's ISNet runs (same config hashes; a finished run in results/ablation is copied, not retrained).
-        base=_ABLATION_BASE.with_overrides({"out.name": "laptop"}), recipe=tuple(FAST_RECIPE.items()),
+        # The fast recipe on the mixed split, ISNet only, 3 seeds: its runs are the ablation campaign's first ISNet
+        # runs (same config hashes; finished runs in results/ablation are copied, not retrained). The ablation
+        # profile has since added the anti-aliased D (ABLATION_RECIPE); laptop keeps its committed runs.
+        base=_MIXED_BASE.with_overrides({"out.name": "laptop"}), recipe=tuple(FAST_RECIPE.items()),
         seeds=(0, 1, 2), min_seeds=3, eval_source="photos", eval_split="mix-test", pairs_per_bucket=100,
         # No search: trials of a few hundred iterations do not learn at this scale (Table 1: gpu profile).
         search_trials=0, search_iterations=0, pra_kernels=(5, 3, 7), latency_pairs=8, latency_repeats=3,
@@ -187,7 +194,7 @@ PROFILES: dict[str, StudyProfile] = {
                "study)"),
     "ablation": StudyProfile(
         name="ablation",
-        base=_ABLATION_BASE, recipe=tuple(FAST_RECIPE.items()),
+        base=_ABLATION_BASE, recipe=tuple(ABLATION_RECIPE.items()),
         seeds=_ABLATION_SEEDS, min_seeds=3, eval_source="photos", eval_split="mix-test", pairs_per_bucket=100,
         search_trials=0, search_iterations=0, pra_kernels=(5, 3, 7), latency_pairs=8, latency_repeats=3,
         samples_per_method=4,
@@ -197,12 +204,12 @@ PROFILES: dict[str, StudyProfile] = {
         resolves=resolvable_claims(_ABLATION_METHODS, len(_ABLATION_SEEDS), CPU_NOISE),
         description="The paper's ablations on a 2-core CPU: Table 7 (base, base+FF, ISNet, the UNet-like with "
                     "ISNet's parameter count), Eq. (4) vs Eq. (5) and Table 8's B = 1 vs B = 2, 4 seeds each, 48 px, "
-                    "width 0.25, the fast CPU recipe (docs/learning.md) on the mixed photo split (mix-fit → "
+                    "width 0.25, the fast CPU recipe with an anti-aliased discriminator (docs/learning.md) on the "
+                    "mixed photo split (mix-fit → "
                     "mix-test). The claims it resolves come from the power calculation on the measured seed noise.",
-        budget="≈ 8 h on a 2-core CPU (24 runs × 6000 iterations at ≈ 5.3 it/s: the recipe's curve trained 9000 "
-               "iterations in 28.3 min on 2 cores shared with other jobs, results/recipes/laptop) plus scoring; "
-               "campaign paused at 8 runs: under this recipe ISNet and the UNet-like print an in-hole grid that "
-               "fails the sanity gate (results/ablation/SUMMARY.md, docs/learning.md)"),
+        budget="≈ 6-8 h on a 2-core CPU: 24 runs × 6000 iterations (≈ 19 min a run on 2 idle threads, or two "
+               "runs side by side with one thread each in ≈ 31 min) plus scoring; the campaign trains across "
+               "sessions (resumable; finished runs committed)"),
     "gpu": StudyProfile(
         name="gpu",
         # Breadth on one GPU: every table's rows (Tables 1, 2, 5, 7, 8; Eq. 4 vs 5) at width 1 and B = 4 as in the
