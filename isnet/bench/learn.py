@@ -255,14 +255,25 @@ class LearningCurve:
         buckets = [b for b in sorted(p.bucket.unique()) if b != ALL] + [ALL]
         fig, axes = plt.subplots(2, len(buckets), figsize=(3.4 * len(buckets), 6.4), squeeze=False)
         styles = {"telea": ":", "ns": "--", "biharmonic": "-."}
+        # one colour per recipe, one line style and marker per model; a model's seeds share both (one legend entry)
+        curves = _with_recipe(p)
+        recipes = list(dict.fromkeys(curves.recipe))
+        colours = dict(zip(recipes, plt.get_cmap("tab20" if len(recipes) > 10 else "tab10").colors))
+        looks = dict(zip(dict.fromkeys(curves.model), [("-", "o"), ("--", "s"), ("-.", "^"), (":", "D"),
+                                                       ((0, (5, 1)), "v"), ((0, (1, 1)), "P"), ("-", "x")] * 4))
+        seeds = curves.groupby(["recipe", "model"]).seed.unique()
         for j, bucket in enumerate(buckets):
             q = p[p.bucket == bucket]
             for i, x in enumerate(("iteration", "wall_min")):
                 ax = axes[i, j]
                 for (recipe, model, seed), g in _with_recipe(q).groupby(["recipe", "model", "seed"]):
                     g = g.sort_values("iteration")
-                    label = f"{model} s{seed}" if recipe == PROFILE_RECIPE else f"{model} s{seed} · {recipe[:40]}"
-                    ax.plot(g[x], g.psnr, marker="o", ms=3, label=label)
+                    ss = sorted(seeds[(recipe, model)])
+                    label = f"{model} s{','.join(map(str, ss))}" + ("" if recipe == PROFILE_RECIPE else
+                                                                      f" · {recipe[:48]}")
+                    ls, marker = looks[model]
+                    ax.plot(g[x], g.psnr, ls=ls, marker=marker, ms=3, color=colours[recipe],
+                            label=label if seed == ss[0] else None)
                 for name, ls in styles.items():
                     if f"{name}_psnr" in q and len(q):
                         ax.axhline(q[f"{name}_psnr"].iloc[0], color="grey", ls=ls, lw=1, label=name)
