@@ -301,11 +301,21 @@ def test_a_profile_resolves_only_claims_it_trains_with_enough_seeds():
             assert made, (name, claim_id)
 
 
-@pytest.mark.parametrize("first,then", [("laptop-16k", "night"), ("ablation", "laptop")])
+def test_ablation_differs_from_laptop_only_by_the_anti_aliased_discriminator(tmp_path):
+    """The ablation profile left the fast recipe for ABLATION_RECIPE (docs/learning.md, "The pixel grid"): its ISNet
+    runs are laptop's configuration plus model.d_antialias, so they have their own hashes and laptop keeps its
+    committed runs."""
+    rows = {r.id: r for r in table_rows("table5", PROFILES["laptop"])}
+    a = Study("ablation", tmp_path, progress=False).config_for(rows["isnet-eq5"], 0)
+    b = Study("laptop", tmp_path, progress=False).config_for(rows["isnet-eq5"], 0)
+    assert [(k, x, y) for k, x, y in a.differences(b, ignore=("out.",))] == [("model.d_antialias", True, False)]
+    assert a.config_hash() != b.config_hash()
+
+
+@pytest.mark.parametrize("first,then", [("laptop-16k", "night")])
 def test_a_profile_repeating_anothers_runs_copies_them_instead_of_retraining(tmp_path, first, then):
-    """The night profile trains the laptop-16k configuration, the laptop profile the ablation profile's ISNet (same
-    config hashes), and each adopts a finished run of the other from the same results folder; an unfinished one is
-    not adopted."""
+    """The night profile trains the laptop-16k configuration (same config hashes) and adopts a finished run of it
+    from the same results folder; an unfinished one is not adopted."""
     rows = {r.id: r for r in table_rows("table5", PROFILES[then])}
     laptop, night = Study(first, tmp_path, progress=False), Study(then, tmp_path, progress=False)
     for seed in PROFILES[first].seeds[:3]:
