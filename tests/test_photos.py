@@ -7,6 +7,7 @@ import io
 import shutil
 import struct
 import tarfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -332,6 +333,41 @@ def test_fetch_is_idempotent_and_repairs(pool):
     repaired = P.fetch_photos(manifest=pool["manifest"], debs_dir=pool["debs"], progress=False)
     assert repaired.stored == {PKG: 1} and repaired.present["pypi:scikit-image"] == 1
     assert P.verify_files(P.read_manifest(pool["manifest"]), pool["root"])
+
+
+def test_concurrent_fetches_take_turns_and_the_second_finds_the_photos_stored(pool, monkeypatch):
+    """Two processes starting on a fresh machine fetched at once; one deleted the .deb the other was reading."""
+    import threading
+
+    (pool["root"] / "fake-hill.jpg").unlink()
+    calls, release = [], threading.Event()
+    real_collect = fetch.collect_package
+
+    def slow_collect(*args, **kwargs):
+        calls.append(threading.current_thread().name)
+        if len(calls) == 1:
+            release.wait(10)  # the first fetch is mid-package while the second one starts
+        return real_collect(*args, **kwargs)
+
+    monkeypatch.setattr(fetch, "collect_package", slow_collect)
+    reports = {}
+
+    def run(name):
+        reports[name] = P.fetch_photos(manifest=pool["manifest"], debs_dir=pool["debs"], progress=False)
+
+    first = threading.Thread(target=run, args=("first",), name="first")
+    second = threading.Thread(target=run, args=("second",), name="second")
+    first.start()
+    while not calls:
+        time.sleep(0.01)
+    second.start()
+    time.sleep(0.5)
+    assert calls == ["first"]  # the second waits for the lock instead of reading the same package
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert calls == ["first"]
+    assert reports["first"].stored == {PKG: 1} and reports["second"].nothing_to_do
 
 
 def test_fetch_refuses_a_package_that_changed(pool, tmp_path):

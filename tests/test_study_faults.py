@@ -60,7 +60,7 @@ def test_a_run_is_claimed_once_and_a_dead_or_silent_claim_is_taken_over(tmp_path
 
 def test_locked_appends_from_many_processes_never_interleave(tmp_path):
     path = tmp_path / "timings.jsonl"
-    code = ("import sys; from isnet.study.runs import locked_append_jsonl as a\n"
+    code = ("import sys; from isnet.io import locked_append_jsonl as a\n"
             "for i in range(200): a(sys.argv[1], {'p': sys.argv[2], 'i': i, 'pad': 'x' * 5000})")
     procs = [subprocess.Popen([sys.executable, "-c", code, str(path), str(k)]) for k in range(3)]
     assert [p.wait() for p in procs] == [0, 0, 0]

@@ -11,7 +11,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from ..io import atomic_write_text, read_jsonl, sha256_file
+from ..io import atomic_write_text, locked, locked_append_jsonl, read_jsonl, sha256_file
 from .facade import Study
 from .profiles import (
     get_profile,
@@ -21,7 +21,7 @@ from .report import (
     to_markdown,
 )
 from .rescore import RESCORE_ENV, compare, set_aside
-from .runs import FINISHED_ONLY_ENV, JOBS_ENV, PROGRESS_ENV, RESULTS_ENV, locked, locked_append_jsonl, project_root, results_root
+from .runs import FINISHED_ONLY_ENV, JOBS_ENV, PROGRESS_ENV, RESULTS_ENV, project_root, results_root
 
 NOTEBOOKS = ["00_quickstart", "01_search", "02_loss_ablation", "03_architecture", "04_blocks", "05_pra",
              "06_comparison", "07_report"]

@@ -18,7 +18,7 @@ from ..data import make_pairs
 from ..data.photos import fetch_photos
 from ..engine.config import Config
 from ..engine.train import train
-from ..io import atomic_write_text
+from ..io import atomic_write_text, locked
 from ..method.features import BACKBONES, fetch, is_cached
 from . import paper
 from .experiments import (
@@ -45,7 +45,6 @@ from .runs import (
     JOBS_ENV,
     RunClaim,
     adopt_finished_run,
-    locked,
     read_claim,
     train_in_workers,
     try_claim,

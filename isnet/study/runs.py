@@ -193,38 +193,6 @@ def claim_stale_after() -> float:
     return float(os.environ.get(CLAIM_STALE_ENV) or 180)
 
 
-class locked:  # noqa: N801 - used as ``with locked(path):``
-    """An exclusive ``flock`` on ``path`` (created if missing) for the duration of a ``with`` block: a short
-    critical section shared by every process on this host (and by NFS clients, where the server locks)."""
-
-    def __init__(self, path: str | os.PathLike):
-        self.path = Path(path)
-        self._fd: int | None = None
-
-    def __enter__(self) -> "locked":
-        import fcntl
-
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        import fcntl
-
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
-
-
-def locked_append_jsonl(path: str | os.PathLike, record: dict[str, Any]) -> Path:
-    """``append_jsonl`` under the file's lock: lines of concurrent studies never interleave or tear."""
-    path = Path(path)
-    with locked(path.with_name(f".{path.name}.lock")):
-        return append_jsonl(path, record)
-
-
 def claim_path(run: Path) -> Path:
     """``runs/<hash>.claim``: beside the run folder, so claiming never creates the folder a copy renames into."""
     return run.with_name(run.name + ".claim")

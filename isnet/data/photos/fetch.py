@@ -15,6 +15,7 @@ from ...io import (
     atomic_write_bytes,
     atomic_write_text,
     cache_dir,
+    locked,
     refuse_overwrite,
     sha256_file,
 )
@@ -153,7 +154,17 @@ def fetch_photos(packages: Iterable[str] | None = None, manifest: str | os.PathL
     ``rebuild_manifest=True`` applies :data:`PACKAGES`' rules afresh and writes a new manifest
     (refusing to replace an existing one unless ``overwrite``). ``debs_dir`` uses .deb files found
     there instead of downloading. Downloaded .debs are deleted after use unless ``keep_debs``.
+
+    One fetch at a time per cache: concurrent callers (two ``isnet bench learn`` or study processes starting
+    on a fresh machine) share the download folder, where one would delete the .deb the other is reading, so
+    the second waits on a lock and then finds the packages stamped.
     """
+    with locked(cache_dir("photos") / ".fetch.lock"):
+        return _fetch_photos(packages, manifest, rebuild_manifest, overwrite, debs_dir, keep_debs, progress, root)
+
+
+def _fetch_photos(packages, manifest, rebuild_manifest, overwrite, debs_dir, keep_debs, progress, root
+                  ) -> FetchReport:
     from tqdm.auto import tqdm
 
     root = photo_root() if root is None else Path(root)
