@@ -79,6 +79,10 @@ def test_a_claim_is_pending_until_every_designed_seed_has_finished():
     gated = report.judge({"table5": grid}, claims=claim, designed=designed)[0].iloc[0]
     assert gated.verdict == report.NOT_TESTED and "isnet-eq5 (seed 1) prints a pixel grid" in gated.why
     assert gated.effect == "—" and "3 of 4 seeds" in gated.evidence
+    overview = report.claims_overview(pd.DataFrame([gated, v3]))  # the reader sees which "not tested" it is
+    assert list(overview["verdict"]) == ["**not tested: a sanity gate failed**", f"**{report.PENDING}**"]
+    assert "Verdict: **not tested: a sanity gate failed** — sanity gate: isnet-eq5 (seed 1)" in \
+        report.claim_markdown(pd.DataFrame([gated]), pd.DataFrame(columns=["claim", "n_pairs"]))
     text = report.conclusion(report.judge({"table5": three}, claims=claim, designed=designed)[0], "ablation",
                              (0, 1, 2, 3))
     assert "1 is pending (T5-eq5-vs-eq4: isnet-eq5 3 of 4 seeds" in text

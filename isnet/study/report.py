@@ -421,11 +421,20 @@ def claim_line(claim_id: str, sentence: str | None = None, where: str | None = N
     return f"**{claim_id}** — {said}" + (f" ({where})" if where else "")
 
 
+def verdict_label(verdict: str, why: Any = "") -> str:
+    """The verdict as a reader sees it: "not tested" says whether the scale or a failed sanity gate stopped it
+    (the verdict column of ``tables/claims.csv`` keeps the one label, ``why`` the reason)."""
+    if verdict == NOT_TESTED and str(why or "").startswith("sanity gate"):
+        return "not tested: a sanity gate failed"
+    return verdict
+
+
 def claims_overview(verdicts: pd.DataFrame) -> pd.DataFrame:
     """The short claims table: the claim with its sentence, the verdict, effect, 95 % interval and seeds."""
     return pd.DataFrame({"claim (the paper says)": [claim_line(r.claim, r.sentence, r.where)
                                                     for r in verdicts.itertuples()],
-                         "verdict": [f"**{v}**" for v in verdicts["verdict"]],
+                         "verdict": [f"**{verdict_label(v, w)}**"
+                                     for v, w in zip(verdicts["verdict"], verdicts["why"])],
                          "effect (dB)": verdicts["effect"], "95 % interval": verdicts["interval"],
                          "seeds": verdicts["seeds"]})
 
@@ -436,7 +445,8 @@ def claim_markdown(verdicts: pd.DataFrame, comparisons: pd.DataFrame) -> str:
     blocks = []
     for r in verdicts.itertuples():
         why = f" — {r.why}" if r.why else ""
-        block = [f"{claim_line(r.claim, r.sentence, r.where)}  \nVerdict: **{r.verdict}**{why}."]
+        verdict = verdict_label(r.verdict, r.why)
+        block = [f"{claim_line(r.claim, r.sentence, r.where)}  \nVerdict: **{verdict}**{why}."]
         comp = comparisons[(comparisons["claim"] == r.claim) & (comparisons["n_pairs"] > 0)]
         if len(comp):
             block += ["", markdown_table(["comparison", "effect", "95 % interval", "seeds (per seed)", "status"],
@@ -625,4 +635,4 @@ def shown_psnr(rows: Mapping[str, Sequence[Any]], pairs: Sequence[str],
     return pd.DataFrame(out, columns=["method", "pair_id", "seed", "psnr"])
 
 
-__all__ = ["COVERED_TABLES", "DECIMALS", "DISPLAY", "LABEL_KEYS", "MIN_N_FOR_CI", "MIN_PAIRS", "MIN_SEEDS", "NOT_RUN", "NOT_TESTED", "PENDING", "SPREAD_MIN", "UNTRAINED", "VERDICTS", "_fmt", "bucket_metric_plot", "campaign_lines", "caption", "check_label", "claim_line", "claim_markdown", "claim_verdicts", "claims_overview", "compact_markdown", "compact_table", "compare", "conclusion", "coverage", "display", "extensions", "extensions_markdown", "judge", "masked_input", "mean_pm", "own_learning_curve", "ours_column", "paired_gain", "paper_column", "paper_rows_only", "pra_strip", "runs_table", "sample_grid", "shown_psnr", "sanity_gates", "side_by_side", "summarise", "summary_markdown", "table_caption", "tidy_search_figure", "to_markdown", "training_curves", "training_minutes", "write_table"]
+__all__ = ["COVERED_TABLES", "DECIMALS", "DISPLAY", "LABEL_KEYS", "MIN_N_FOR_CI", "MIN_PAIRS", "MIN_SEEDS", "NOT_RUN", "NOT_TESTED", "PENDING", "SPREAD_MIN", "UNTRAINED", "VERDICTS", "_fmt", "bucket_metric_plot", "campaign_lines", "caption", "check_label", "claim_line", "claim_markdown", "claim_verdicts", "claims_overview", "compact_markdown", "compact_table", "compare", "conclusion", "coverage", "display", "extensions", "extensions_markdown", "judge", "masked_input", "mean_pm", "own_learning_curve", "ours_column", "paired_gain", "paper_column", "paper_rows_only", "pra_strip", "runs_table", "sample_grid", "shown_psnr", "sanity_gates", "side_by_side", "summarise", "summary_markdown", "table_caption", "tidy_search_figure", "to_markdown", "training_curves", "training_minutes", "verdict_label", "write_table"]
