@@ -26,7 +26,7 @@ from ..engine.checkpoint import list_checkpoints, load_generator
 from ..engine.evaluate import evaluate
 from ..engine.pretrained import export_pretrained
 from ..engine.train import train
-from ..io import atomic_write_text
+from ..io import atomic_write_text, locked
 from ..method.metrics import paired_bootstrap
 from ..study import PROFILES, Study
 from ..study.curves import first_win_points, first_wins, vs_interval
@@ -199,10 +199,12 @@ class LearningCurve:
             rows.append(row)
         # Merge with what is on disk: another process may be tracing another model into the same file (or have
         # filled in a column), so the file wins over what this process read at its start; the new rows win over both.
-        on_disk = pd.read_csv(self.csv_path) if self.csv_path.exists() else pd.DataFrame()
-        merged = pd.concat([self.points, on_disk, pd.DataFrame(rows)], ignore_index=True)
-        self.points = merged.drop_duplicates(["model", "seed", "iteration", "config_hash", "bucket"], keep="last")
-        atomic_write_text(self.csv_path, self.points.to_csv(index=False))
+        # The read-merge-write runs under the file's lock, so two processes scoring at once keep both their rows.
+        with locked(self.csv_path.with_name(f".{self.csv_path.name}.lock")):
+            on_disk = pd.read_csv(self.csv_path) if self.csv_path.exists() else pd.DataFrame()
+            merged = pd.concat([self.points, on_disk, pd.DataFrame(rows)], ignore_index=True)
+            self.points = merged.drop_duplicates(["model", "seed", "iteration", "config_hash", "bucket"], keep="last")
+            atomic_write_text(self.csv_path, self.points.to_csv(index=False))
         best = rows[-1]
         print(f"{model} seed {seed} it {iteration}: PSNR {best['psnr']:.2f} dB, vs Telea {vs_interval(best)}"
               + ("" if gates is None else f"; in-hole checkerboard {gates['hole_checkerboard']:.2f}x the photos' own")
