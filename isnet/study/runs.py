@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..engine.checkpoint import list_checkpoints
-from ..io import append_jsonl, atomic_write_text, sha256_file
+from ..io import append_jsonl, atomic_write_text, locked, sha256_file
 from .provenance import REPO
 
 RESULTS_ENV = "ISNET_RESULTS"     # results root for notebooks opened anywhere (JupyterLab starts kernels in notebooks/)
