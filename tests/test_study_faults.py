@@ -226,6 +226,41 @@ def test_a_live_workers_running_trial_is_never_failed(tmp_path):
 
 
 # ----------------------------------------------------------------------------------------- two studies, --jobs
+def test_a_notebook_kernel_starts_under_the_host_lock_and_is_ready_when_start_returns(tmp_path, monkeypatch):
+    """Two study processes must not start kernels at once (jupyter_client's port race): ``start_kernel`` waits for
+    the host-wide lock another process holds, and returns only once the kernel answers."""
+    import asyncio
+
+    from isnet.study import kernel
+
+    monkeypatch.setenv("ISNET_CACHE", str(tmp_path / "cache"))
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from isnet.io import locked; "
+                               "l = locked(sys.argv[1]).__enter__(); print('held', flush=True); time.sleep(3)",
+                               str(kernel.start_lock_path())], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    km = kernel.SerialStartKernelManager(kernel_name="python3")
+
+    async def start_and_ask():
+        t0 = time.time()
+        await km.start_kernel()
+        waited = time.time() - t0
+        client = km.client()
+        client.start_channels()
+        try:
+            reply = await client.kernel_info(reply=True, timeout=5)  # answers at once: it was ready already
+        finally:
+            client.stop_channels()
+        return waited, reply
+
+    try:
+        waited, reply = asyncio.run(start_and_ask())
+        assert holder.poll() == 0, "start_kernel returned while another process held the lock"
+        assert waited >= 2.0 and reply["content"]["status"] == "ok"
+    finally:
+        asyncio.run(km.shutdown_kernel(now=True))
+        holder.wait()
+
+
 def _iterations(run: Path) -> list[int]:
     return [json.loads(line)["iteration"] for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
 
@@ -237,9 +272,22 @@ def test_two_studies_on_one_results_folder_train_each_run_once_with_clean_logs(t
     results = tmp_path / "results"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "isnet", "study", "--profile", "smoke", "--results", str(results)]
-    procs = [subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-             for _ in range(2)]
-    outs = [p.communicate(timeout=1800)[0] for p in procs]
+    logs = [tmp_path / f"study-{i}.log" for i in range(2)]
+    procs = [subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, text=True,
+                              start_new_session=True) for log in logs]
+    deadline = time.time() + 1200  # alone, idle: ~4 min; a hang is reported with what each process was doing
+    try:
+        for p in procs:
+            p.wait(timeout=max(1.0, deadline - time.time()))
+    except subprocess.TimeoutExpired:
+        for p in procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+        claims = {c.name: c.read_text() for c in (results / "smoke" / "runs").glob("*.claim")}
+        pytest.fail("the two studies did not finish in 20 min; claims left: " + json.dumps(claims) + "\n\n" +
+                    "\n\n".join(f"study {i}:\n" + log.read_text()[-3000:] for i, log in enumerate(logs)))
+    outs = [log.read_text() for log in logs]
     assert [p.returncode for p in procs] == [0, 0], "\n\n".join(o[-3000:] for o in outs)
 
     out = results / "smoke"

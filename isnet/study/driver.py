@@ -13,6 +13,7 @@ import pandas as pd
 
 from ..io import atomic_write_text, locked, locked_append_jsonl, read_jsonl, sha256_file
 from .facade import Study
+from .kernel import SerialStartKernelManager
 from .profiles import (
     get_profile,
 )
@@ -217,7 +218,8 @@ def run_study(profile: str, only: Sequence[str] | None = None, resume: bool = Fa
                 try:
                     pm.execute_notebook(str(src), str(partial), parameters=params, kernel_name=kernel_name,
                                         cwd=str(project_root()), progress_bar=False, log_output=False,
-                                        extra_arguments=["--log-level=ERROR"])
+                                        extra_arguments=["--log-level=ERROR"],
+                                        kernel_manager_class=SerialStartKernelManager)
                 except pm.PapermillExecutionError as e:
                     status = "failed"
                     raise NotebookFailed(f"notebook {name} failed in cell [{e.exec_count}] of the executed copy "
