@@ -196,6 +196,22 @@ def test_run_index_timings_checkpoints_and_relative_search_paths(smoke):
     assert (t3["ours repeats"].dropna() >= 5).all()
 
 
+def test_run_index_drops_a_row_whose_run_an_earlier_recipe_trained(tmp_path):
+    """The index names, per method and seed, the run the profile trains now: a row left from an earlier recipe (its
+    folder kept, its config hash another) is dropped, the current rows and other methods' rows stay."""
+    from isnet.study import Study
+
+    study = Study("smoke", results_dir=tmp_path, progress=False)
+    camp = study.campaign()
+    cur = camp.iloc[0]
+    rows = [{"table": "table7", "method": cur.method, "label": "x", "seed": int(cur.seed), "run": cur.run},
+            {"table": "table5", "method": cur.method, "label": "x", "seed": int(cur.seed), "run": "0123456789ab"},
+            {"table": "table9", "method": "not-a-trained-row", "label": "y", "seed": 0, "run": "ba9876543210"}]
+    study.update_index(rows)
+    index = pd.read_csv(study.dir / "runs" / "index.csv", dtype={"run": str})
+    assert sorted(index.run) == sorted([cur.run, "ba9876543210"])
+
+
 def test_results_folder_comes_from_the_project_or_the_environment(tmp_path, monkeypatch):
     from isnet.study import project_root, results_root
 

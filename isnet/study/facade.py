@@ -262,7 +262,8 @@ class Study(Scoring, Latency, Samples):
     # ---------------------------------------------------------------- the run index
     def update_index(self, entries: Sequence[Mapping[str, Any]]) -> Path:
         """``runs/index.csv``: one row per (table, method, seed) → run folder, its status and final PSNR,
-        so a run can be found by its name rather than its config hash."""
+        so a run can be found by its name rather than its config hash. A row naming a run that is no longer the
+        profile's run for that method and seed (trained under an earlier recipe) is dropped; its folder stays."""
         path = self.dir / "runs" / "index.csv"
         cols = ["method", "table", "seed", "run", "status", "iteration", "iterations", "final_psnr",
                 "best_psnr", "minutes", "checkpoint", "label"]
@@ -272,6 +273,9 @@ class Study(Scoring, Latency, Samples):
             index = pd.concat([old, new], ignore_index=True)
             index["table"] = index["table"].fillna("").astype(str)
             index = index.drop_duplicates(["table", "method", "seed"], keep="last")
+            current = {(m, int(sd)): r for m, sd, r in self.campaign()[["method", "seed", "run"]].itertuples(index=False)}
+            stale = [current.get((m, int(sd)), r) != r for m, sd, r in zip(index["method"], index["seed"], index["run"])]
+            index = index[~pd.Series(stale, index=index.index, dtype=bool)]  # a run of an earlier recipe or config
             index = index.reindex(columns=cols).sort_values(["table", "method", "seed"], kind="stable")
             return atomic_write_text(path, index.to_csv(index=False))
 
