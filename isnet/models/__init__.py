@@ -5,7 +5,7 @@
 """
 from __future__ import annotations
 
-from functools import partial
+from functools import lru_cache, partial
 from typing import Callable
 
 from torch import nn
@@ -63,6 +63,7 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+@lru_cache(maxsize=None)  # builds 9 generators (seconds); every study lists its rows through it, often
 def matched_blocks(generator: str, width: float, target: str = "isnet", target_blocks: int = 4,
                    choices: range = range(1, 9)) -> int:
     """Residual blocks that give ``generator`` the parameter count closest to ``target`` at the same width.
