@@ -209,6 +209,11 @@ def run_study(profile: str, only: Sequence[str] | None = None, resume: bool = Fa
                 bar.set_postfix_str(name)
                 start = time.time()
                 params = {"profile": prof.name, "results_dir": str(root)}
+                if _has_parameter(src, "interactive"):
+                    # No one draws in a papermill run: the static figures only. The drawing app's widgets send
+                    # hundreds of iopub messages; with another study busy on the CPU, ZeroMQ dropped some, the
+                    # cell's final "idle" among them, and the notebook waited forever (seen in CI).
+                    params["interactive"] = False
                 if device:
                     params["device"] = device
                 if keep_checkpoints:
@@ -293,6 +298,17 @@ def finished_notebook(marker: Path, src: Path, dst: Path) -> bool:
         return not notebook_errors(dst)
     except (OSError, ValueError, AttributeError):
         return False
+
+
+def _has_parameter(notebook: Path, name: str) -> bool:
+    """Whether the notebook's cell tagged ``parameters`` assigns ``name``."""
+    import re
+
+    import nbformat
+
+    cells = nbformat.read(str(notebook), as_version=4).cells
+    return any(re.search(rf"^{re.escape(name)}\s*=", c.source, re.M) for c in cells
+               if "parameters" in c.get("metadata", {}).get("tags", []))
 
 
 def _mark_finished(marker: Path, name: str, src: Path, dst: Path, seconds: float, ok: bool) -> None:
