@@ -5,7 +5,8 @@ connection file, and only then starts the kernel, which binds them again a secon
 Two processes starting kernels in that window can be handed the same port: one kernel fails to bind, or a client
 talks to the other process's kernel, and a notebook can wait forever (a known race in jupyter_client, reported for
 papermill run in parallel). ``isnet study`` processes sharing a results folder start their first notebook at the
-same moment, so they hit it. ``SerialStartKernelManager`` holds a host-wide ``flock`` from choosing the ports until
+same moment, so they are exposed to it (a guard: the hang CI showed in that case was another cause, see
+``driver._has_parameter``'s caller). ``SerialStartKernelManager`` holds a host-wide ``flock`` from choosing the ports until
 the kernel answers (it has bound every port by then), and raises instead of hanging when it never answers.
 """
 from __future__ import annotations
