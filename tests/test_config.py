@@ -75,6 +75,17 @@ def test_hash_is_stable_and_ignores_bookkeeping():
     assert base.out.dir.endswith(f"test-{base.config_hash()}")
 
 
+def test_an_upsample_init_that_changes_no_layer_keys_the_same_run_as_normal():
+    """A recipe that starts the transposed convs bilinear (model.upsample_init=tconv-bilinear) trains ISNet exactly
+    as before, so ISNet keeps its committed run; the UNet-like, which has transposed convs, gets a new one."""
+    cfg = SMOKE.with_overrides(["model.upsample_init=tconv-bilinear"]).resolve()
+    assert cfg.model.upsample_init == "normal" and cfg.config_hash() == SMOKE.resolve().config_hash()
+    unet = SMOKE.with_overrides(["model.generator=unet"])
+    tconv = unet.with_overrides(["model.upsample_init=tconv-bilinear"]).resolve()
+    assert tconv.model.upsample_init == "tconv-bilinear" and tconv.config_hash() != unet.resolve().config_hash()
+    assert SMOKE.with_overrides(["model.upsample_init=icnr"]).resolve().config_hash() != SMOKE.resolve().config_hash()
+
+
 def test_preset_is_expanded_into_explicit_weights():
     cfg = SMOKE.with_overrides(["loss.preset=paper-eq4", "loss.backbone=vgg16-random"]).resolve()
     w = dict(cfg.loss.weights)

@@ -241,8 +241,40 @@ def test_icnr_starts_every_learned_upsampling_layer_without_a_grid(name):
     assert checked >= 3
 
 
+def test_tconv_bilinear_starts_only_the_transposed_convs_grid_free_and_leaves_other_generators_untouched():
+    """model.upsample_init=tconv-bilinear: the UNet-like's transposed convs start as ICNR starts them (flat inside
+    on a constant image) with its other layers as drawn; ISNet (sub-pixel units) and the base (bilinear) have no
+    transposed conv and come out bit-identical to "normal", which is why resolve() hashes them as "normal"."""
+    from torch import nn
+
+    from isnet.models import upsample_init_changes
+
+    kw = dict(blocks=3, width=0.25, init_gain=0.02)
+    torch.manual_seed(0)
+    icnr = build_generator("unet", upsample_init="icnr", **kw)
+    torch.manual_seed(0)
+    tconv = build_generator("unet", upsample_init="tconv-bilinear", **kw)
+    torch.manual_seed(0)
+    plain = build_generator("unet", **kw)
+    a, b, c = icnr.state_dict(), tconv.state_dict(), plain.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)  # the UNet-like has only transposed upsamplers
+    changed = [k for k in c if not torch.equal(b[k], c[k])]
+    assert changed and all(k.startswith("decoder.") for k in changed)
+    for name in ("isnet", "isnet-base"):
+        torch.manual_seed(0)
+        one = build_generator(name, blocks=2, width=0.25, init_gain=0.02, upsample_init="tconv-bilinear")
+        torch.manual_seed(0)
+        two = build_generator(name, blocks=2, width=0.25, init_gain=0.02)
+        s1, s2 = one.state_dict(), two.state_dict()
+        assert all(torch.equal(s1[k], s2[k]) for k in s1), name
+        assert not upsample_init_changes(name, "tconv-bilinear")
+    assert upsample_init_changes("unet", "tconv-bilinear") and upsample_init_changes("isnet", "icnr")
+    assert sum(isinstance(m, nn.ConvTranspose2d) for m in tconv.modules()) == 3
+
+
 def test_unknown_upsample_init_lists_choices():
-    with pytest.raises(ValueError, match="unknown upsample_init 'x'; choose one of \\['normal', 'icnr'\\]"):
+    with pytest.raises(ValueError,
+                       match="unknown upsample_init 'x'; choose one of \\['normal', 'icnr', 'tconv-bilinear'\\]"):
         build_generator("isnet", upsample_init="x")
 
 

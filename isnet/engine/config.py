@@ -34,7 +34,7 @@ from ..data import CROPS, SOURCES
 from ..io import atomic_write_text
 from ..method.features import BACKBONES
 from ..method.losses import LOSS_PRESETS, LossWeights, loss_weights
-from ..models import GENERATORS, UPSAMPLE_INITS
+from ..models import GENERATORS, UPSAMPLE_INITS, upsample_init_changes
 
 AMP_MODES = ("none", "bf16", "fp16")
 LR_SCHEDULES = ("constant", "cosine")
@@ -65,8 +65,9 @@ class ModelConfig:
     # it freezes small generators (isnet.models.layers.normal_init_), so the CPU profiles use 0.02.
     init_gain: float = 0.001
     d_width: float = 1.0     # the discriminator's channel multiplier (1.0 = the paper's PatchGAN)
-    # How G's learned ×2 upsampling layers start: "normal" (as every conv: the authors') or "icnr" (grid-free:
-    # sub-pixel kernels tied, transposed convs bilinear; isnet.models.layers.icnr_, docs/learning.md).
+    # How G's learned ×2 upsampling layers start: "normal" (as every conv: the authors'), "icnr" (grid-free:
+    # sub-pixel kernels tied, transposed convs bilinear) or "tconv-bilinear" (the transposed convs only;
+    # isnet.models.layers.icnr_, docs/learning.md). resolve() writes "normal" where it changes no layer.
     upsample_init: str = _newkey("normal")
     # A fixed blur before D's stride-2 convs (not the paper's: isnet.models.discriminator, docs/learning.md).
     d_antialias: bool = _newkey(False)
@@ -308,6 +309,10 @@ class Config:
         weights = self.loss.loss_weights()
         explicit = tuple(sorted((k, _frozen(_canonical(v))) for k, v in weights.to_dict().items()))
         cfg = replace(self, loss=replace(self.loss, weights=explicit, backbone=None))
+        if not upsample_init_changes(cfg.model.generator, cfg.model.upsample_init):
+            # an init with no layer to change in this generator trains the same thing as "normal", so it keys the
+            # same run (a recipe that starts the UNet-like's transposed convs bilinear leaves ISNet's runs as they are)
+            cfg = replace(cfg, model=replace(cfg.model, upsample_init="normal"))
         if not cfg.out.dir:
             cfg = replace(cfg, out=replace(cfg.out, dir=str(Path("runs") / f"{cfg.out.name}-{cfg.config_hash()}")))
         return cfg

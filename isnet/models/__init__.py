@@ -35,15 +35,27 @@ PROVENANCE: dict[str, str] = {
 
 def build_generator(name: str = "isnet", upsample_init: str = "normal", **options) -> nn.Module:
     """Build a generator by name; ``options`` are the variant's keyword arguments (blocks, width, ...).
-    ``upsample_init="icnr"`` starts its learned upsampling layers grid-free (``layers.icnr_``)."""
+    ``upsample_init="icnr"`` starts its learned upsampling layers grid-free (``layers.icnr_``); ``"tconv-bilinear"``
+    only its transposed convolutions."""
     if name not in GENERATORS:
         raise ValueError(f"unknown generator {name!r}; choose one of {sorted(GENERATORS)}")
     if upsample_init not in UPSAMPLE_INITS:
         raise ValueError(f"unknown upsample_init {upsample_init!r}; choose one of {list(UPSAMPLE_INITS)}")
     g = GENERATORS[name](**options)
-    if upsample_init == "icnr":
-        icnr_(g)
+    if upsample_init != "normal":
+        icnr_(g, subpixel=upsample_init == "icnr")
     return g
+
+
+@lru_cache(maxsize=None)
+def upsample_init_changes(name: str, upsample_init: str) -> bool:
+    """Whether ``upsample_init`` changes any layer of generator ``name`` (it has a learned upsampler of that kind).
+    One that changes none trains the same thing as "normal", so the run config hashes it as "normal". Cached: it
+    builds a small copy (the kinds of layer do not depend on width or blocks)."""
+    if upsample_init == "normal":
+        return False
+    g = GENERATORS[name](blocks=1, width=0.25)
+    return icnr_(g, subpixel=upsample_init == "icnr") > 0
 
 
 def build_models(generator: str, blocks: int, width: float, init_gain: float, d_width: float, gan_loss: str,
@@ -78,7 +90,7 @@ def matched_blocks(generator: str, width: float, target: str = "isnet", target_b
 
 __all__ = [
     "GENERATORS", "PROVENANCE", "UPSAMPLE_INITS", "Discriminator", "ISNet", "ISNetConfig", "UNetLike", "build_discriminator", "build_models",
-    "build_generator", "count_parameters", "fold_spectral_norm", "icnr_", "matched_blocks", "has_spectral_norm", "load_released_discriminator",
+    "build_generator", "count_parameters", "fold_spectral_norm", "icnr_", "matched_blocks", "upsample_init_changes", "has_spectral_norm", "load_released_discriminator",
     "load_released_generator",
     "ours_to_upstream", "prime_spectral_norm", "upstream_to_ours",
 ]

@@ -119,10 +119,12 @@ def normal_init_(model: nn.Module, std: float = 0.001) -> None:
                 nn.init.zeros_(m.bias.data)
 
 
-UPSAMPLE_INITS = ("normal", "icnr")  # model.upsample_init: how the learned upsampling layers start
+# model.upsample_init: how the learned ×2 upsampling layers start. "icnr": every one grid-free; "tconv-bilinear":
+# the transposed convolutions only (the UNet-like's decoder), sub-pixel units as drawn (docs/learning.md).
+UPSAMPLE_INITS = ("normal", "icnr", "tconv-bilinear")
 
 
-def icnr_(model: nn.Module) -> int:
+def icnr_(model: nn.Module, subpixel: bool = True, transposed: bool = True) -> int:
     """Start every learned ×2 upsampling layer as a smooth upsampler of its own random projection, so the first
     outputs carry no period-2 grid (ICNR: Aitken et al. 2017, "Checkerboard artifact free sub-pixel convolution").
 
@@ -133,10 +135,12 @@ def icnr_(model: nn.Module) -> int:
 
     Only the starting point changes: architecture and parameter count stay the authors', and training may untie
     the kernels again. Draws no random numbers (the discriminator built next gets the same weights); re-primes
-    spectral norm. Returns how many layers it changed (``model.upsample_init=icnr``, docs/learning.md)."""
+    spectral norm when it changed a layer, so a model with none is left exactly as it was. ``subpixel`` /
+    ``transposed`` pick the kinds (``model.upsample_init=icnr``: both; ``tconv-bilinear``: transposed only).
+    Returns how many layers it changed (docs/learning.md)."""
     n = 0
     with torch.no_grad():
-        for seq in model.modules():
+        for seq in model.modules() if subpixel else ():
             if not isinstance(seq, nn.Sequential):
                 continue
             kids = list(seq)
@@ -149,13 +153,14 @@ def icnr_(model: nn.Module) -> int:
                         conv_.bias.copy_(conv_.bias[::r2].repeat_interleave(r2))
                     n += 1
         f = torch.tensor([0.25, 0.75, 0.75, 0.25])
-        for m in model.modules():
+        for m in model.modules() if transposed else ():
             if (isinstance(m, nn.ConvTranspose2d) and m.kernel_size == (4, 4) and m.stride == (2, 2)
                     and m.padding == (1, 1)):
                 w = m.weight_orig if hasattr(m, "weight_orig") else m.weight
                 w.copy_(w[:, :, 1:2, 1:2] * torch.outer(f, f).to(w))
                 n += 1
-    prime_spectral_norm(model)
+    if n:
+        prime_spectral_norm(model)
     return n
 
 
