@@ -229,6 +229,33 @@ def test_invalid_weights_are_refused(bad, message):
         loss_weights("paper-eq5", **bad)
 
 
+def test_average_pooled_features_keep_the_weights_and_the_hash_and_drop_a_pooled_grid():
+    """loss.weights.feature_pool=avg (docs/learning.md, the UNet-like's grid): the backbone's max-pools become 2×2
+    averages (same weights and keys), a period-2 pattern entering a pool leaves it as nothing (a max-pool passes it
+    on as an offset), and the default keeps every committed config's loss weights, so its hash."""
+    from torch import nn
+
+    assert "feature_pool" not in LossWeights().to_dict()
+    assert LossWeights.from_dict(LossWeights().to_dict()) == LossWeights()
+    avg = loss_weights("paper-eq5", backbone="vgg16-random", feature_pool="avg")
+    assert avg.to_dict()["feature_pool"] == "avg" and LossWeights.from_dict(avg.to_dict()) == avg
+    with pytest.raises(ValueError, match=r"unknown feature_pool 'min'; choose one of \['max', 'avg'\]"):
+        loss_weights("paper-eq5", feature_pool="min")
+    a = InpaintingLoss(avg).backbone
+    m = InpaintingLoss(loss_weights("paper-eq5", backbone="vgg16-random")).backbone
+    assert a.state_dict().keys() == m.state_dict().keys()
+    pools = [(x, y) for x, y in zip(a.features, m.features) if isinstance(y, nn.MaxPool2d)]
+    assert len(pools) == 4 and all(isinstance(x, nn.AvgPool2d) for x, _ in pools)  # up to relu5_2
+    grid = torch.tensor([[1.0, -1.0], [-1.0, 1.0]]).repeat(4, 4).expand(1, 2, 8, 8)
+    base = torch.rand(1, 2, 8, 8)
+    avg_pool, max_pool = pools[0]
+    assert torch.allclose(avg_pool(base + 0.1 * grid), avg_pool(base), atol=1e-6)
+    assert not torch.allclose(max_pool(base + 0.1 * grid), max_pool(base), atol=1e-3)
+    pred, gt, _ = _images(n=2, size=32)
+    assert not torch.allclose(InpaintingLoss(avg).feature_terms(pred, gt)[1],
+                              InpaintingLoss(loss_weights("paper-eq5", backbone="vgg16-random")).feature_terms(pred, gt)[1])
+
+
 # -- the shared backbone pass ---------------------------------------------------------------------------
 
 def _count_forwards(module):

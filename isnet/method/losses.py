@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .features import BACKBONES, VGGFeatures, build_backbone, layer_names
+from .features import BACKBONES, POOLS, VGGFeatures, build_backbone, layer_names
 
 # --------------------------------------------------------------------------------------------------
 # Adversarial objectives
@@ -101,6 +101,9 @@ class LossWeights:
     perceptual_layers: tuple[str, ...] = PAPER_PERCEPTUAL
     style_layers: tuple[str, ...] = PAPER_STYLE
     normalize_input: bool = True
+    # "max" (VGG's, the paper's) or "avg" (Gatys et al.'s average pools; docs/learning.md). Added after runs were
+    # committed: to_dict() leaves it out at "max", so their config hashes stay.
+    feature_pool: str = "max"
 
     def __post_init__(self):
         object.__setattr__(self, "perceptual_layers", tuple(self.perceptual_layers))
@@ -116,6 +119,8 @@ class LossWeights:
                              "adversarial term); set feature_matching=0 or give adversarial a weight")
         if self.backbone not in BACKBONES:
             raise ValueError(f"unknown backbone {self.backbone!r}; choose one of {sorted(BACKBONES)}")
+        if self.feature_pool not in POOLS:
+            raise ValueError(f"unknown feature_pool {self.feature_pool!r}; choose one of {list(POOLS)}")
         valid = layer_names(BACKBONES[self.backbone].arch)
         bad = [l for l in self.perceptual_layers + self.style_layers if l not in valid]
         if bad:
@@ -142,6 +147,8 @@ class LossWeights:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["perceptual_layers"], d["style_layers"] = list(self.perceptual_layers), list(self.style_layers)
+        if self.feature_pool == "max":
+            del d["feature_pool"]
         return d
 
 
@@ -261,7 +268,8 @@ class InpaintingLoss(nn.Module):
             self.backbone = backbone
             return
         self.backbone = build_backbone(backbone or self.weights.backbone, self.weights.feature_layers,
-                                       normalize_input=self.weights.normalize_input, download=download)
+                                       normalize_input=self.weights.normalize_input, download=download,
+                                       pool=self.weights.feature_pool)
 
     # -- feature terms -------------------------------------------------------------------------
     def feature_terms(self, pred: torch.Tensor, gt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -346,7 +354,8 @@ class AuthorsLossPath(InpaintingLoss):
 
         def copy() -> VGGFeatures:
             layers = tuple(dict.fromkeys(w.perceptual_layers + w.style_layers + (last,)))
-            return build_backbone(name, layers, normalize_input=w.normalize_input, download=download)
+            return build_backbone(name, layers, normalize_input=w.normalize_input, download=download,
+                                  pool=w.feature_pool)
 
         self.perceptual_net = copy() if w.perceptual > 0 else None
         self.style_net = copy() if w.style > 0 else None

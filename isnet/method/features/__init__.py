@@ -33,6 +33,7 @@ from .vgg import (
     HED_MEAN_BGR,
     IMAGENET_MEAN,
     IMAGENET_STD,
+    POOLS,
     PREPROCESS,
     WIDTHS,
     VGGFeatures,
@@ -42,7 +43,7 @@ from .weights import FETCHERS, LOADERS, fetch
 
 __all__ = [
     "ARCHS", "BACKBONES", "FETCHERS", "HED_FILE", "HED_H5_IN_WHEEL", "HED_MEAN_BGR", "HED_REQUIREMENT", "HED_WHEEL",
-    "IMAGENET_MEAN", "IMAGENET_STD", "LOADERS", "PATHS", "PREPROCESS", "RESOURCES", "WIDTHS", "Backbone",
+    "IMAGENET_MEAN", "IMAGENET_STD", "LOADERS", "PATHS", "POOLS", "PREPROCESS", "RESOURCES", "WIDTHS", "Backbone",
     "MissingWeightsError", "VGGFeatures", "build_backbone", "calibration_path", "convert_hed_h5", "fetch",
     "hed_edge_map", "is_cached", "layer_names", "load_calibration", "mean_activations", "provenance",
     "tensors_digest", "weights_path",

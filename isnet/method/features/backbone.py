@@ -20,18 +20,19 @@ from .weights import LOADERS, _load_hed
 
 
 def build_backbone(name: str, layers: Iterable[str], device: torch.device | str | None = None,
-                   normalize_input: bool = True, download: bool = False) -> VGGFeatures:
+                   normalize_input: bool = True, download: bool = False, pool: str = "max") -> VGGFeatures:
     """A frozen VGG returning ``{layer: feature}`` for ``layers`` in one forward.
 
     ``normalize_input=False`` feeds raw [0, 1] RGB, as the authors' loss code does (docs/authors-code.md §8).
     ``download=True`` lets torchvision fetch ImageNet weights when they are not cached; by default a
     missing file is an error naming ``isnet weights fetch NAME``, so no run downloads 500 MB by surprise.
+    ``pool="avg"``: average instead of max pooling (``vgg.POOLS``; the same weights).
     """
     spec = _spec(name)
     state = LOADERS[spec.kind](_weights_spec(spec), download)  # missing weights: say so before anything else
     scales = load_calibration(name) if spec.calibrated and normalize_input else None
     model = VGGFeatures(spec.arch, layers, spec.preprocess if normalize_input else "none",
-                        ceil_mode=spec.ceil_mode, name=name, scales=scales)
+                        ceil_mode=spec.ceil_mode, name=name, scales=scales, pool=pool)
     model.load_features(state)
     return model.to(device) if device is not None else model
 

@@ -30,8 +30,16 @@ def layer_names(arch: str) -> list[str]:
     return names
 
 
-def _vgg_modules(arch: str, ceil_mode: bool = False) -> list[nn.Module]:
-    """The ``features`` stack with torchvision's indices (so its state-dict keys load as they are)."""
+POOLS = ("max", "avg")  # VGG's own max-pools, or Gatys et al.'s average pools (loss.weights.feature_pool)
+
+
+def _vgg_modules(arch: str, ceil_mode: bool = False, pool: str = "max") -> list[nn.Module]:
+    """The ``features`` stack with torchvision's indices (so its state-dict keys load as they are).
+
+    ``pool="avg"`` replaces each 2×2 max-pool by a 2×2 average (Gatys et al. 2016 do so for style statistics;
+    same weights, no parameters): a block mean has no period-2 component, so a pixel grid in the input reaches
+    the pooled layers only through what the ReLUs before them rectify (docs/learning.md, the UNet-like's grid)."""
+    assert pool in POOLS, f"unknown pool {pool!r}; choose one of {POOLS}"
     mods: list[nn.Module] = []
     cin = 3
     for n, width in zip(ARCHS[arch], WIDTHS):
@@ -39,7 +47,7 @@ def _vgg_modules(arch: str, ceil_mode: bool = False) -> list[nn.Module]:
             # Not in-place: a requested conv output must not be overwritten by the ReLU after it.
             mods += [nn.Conv2d(cin, width, 3, padding=1), nn.ReLU(inplace=False)]
             cin = width
-        mods.append(nn.MaxPool2d(2, 2, ceil_mode=ceil_mode))
+        mods.append(nn.MaxPool2d(2, 2, ceil_mode=ceil_mode) if pool == "max" else nn.AvgPool2d(2, 2, ceil_mode=ceil_mode))
     return mods
 
 
@@ -76,7 +84,7 @@ class VGGFeatures(nn.Module):
     """A frozen VGG feature stack that returns the requested layers and stops after the deepest one."""
 
     def __init__(self, arch: str, layers: Iterable[str], preprocess: str = "imagenet", ceil_mode: bool = False,
-                 name: str = "", scales: dict[str, float] | None = None):
+                 name: str = "", scales: dict[str, float] | None = None, pool: str = "max"):
         super().__init__()
         all_names = layer_names(arch)
         layers = tuple(dict.fromkeys(layers))
@@ -88,7 +96,7 @@ class VGGFeatures(nn.Module):
         depth = max(all_names.index(l) for l in layers) + 1
         self.arch, self.name, self.layers, self.preprocess = arch, name, layers, preprocess
         self.names = all_names[:depth]
-        self.features = nn.Sequential(*_vgg_modules(arch, ceil_mode)[:depth])
+        self.features = nn.Sequential(*_vgg_modules(arch, ceil_mode, pool)[:depth])
         order, scale, shift = PREPROCESS[preprocess]
         self.order = list(order)
         # per-layer output scales (calibration); 1 for a layer without one
