@@ -2,10 +2,12 @@
 import re
 import subprocess
 import sys
+
+import pytest
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
-    import pytest
     tomllib = pytest.importorskip("tomli")
 from pathlib import Path
 
@@ -101,6 +103,36 @@ def test_committed_results_name_no_machine_path():
             if MACHINE_PATH.search(line):
                 bad.append(f"{p.relative_to(root)}:{n}: {line.strip()[:120]}")
     assert not bad, "machine paths in committed files:\n" + "\n".join(bad[:20])
+
+
+def test_committed_runs_are_finished_with_their_summary_and_ablation_runs_with_their_generator():
+    """Only finished runs are committed (a run folder committed mid-training at f8b8e48 carried its machine path and
+    no weights): each committed run folder commits the summary.json its end wrote, and every ablation run, whose
+    verdicts re-score from committed weights, reached its configured iterations and commits generator-fp16.pt."""
+    import json
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    try:
+        listed = set(subprocess.run(["git", "ls-files", "results"], cwd=root, capture_output=True, text=True,
+                                    check=True).stdout.split())
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout: what is committed cannot be told")
+    runs = sorted({f.rsplit("/", 1)[0] for f in listed if re.fullmatch(r"results/.+/runs/[0-9a-f]{12}/config\.yaml", f)})
+    assert len(runs) > 20
+    bad = []
+    for run in runs:
+        if f"{run}/summary.json" not in listed:
+            bad.append(f"{run}: no summary.json committed (unfinished?)")
+            continue
+        if run.startswith("results/ablation/"):
+            summary = json.loads((root / run / "summary.json").read_text())
+            if summary["iteration"] != summary["iterations"]:
+                bad.append(f"{run}: stopped at {summary['iteration']} of {summary['iterations']}")
+            if f"{run}/generator-fp16.pt" not in listed:
+                bad.append(f"{run}: no generator-fp16.pt (isnet.study.generators.run_generator)")
+    assert not bad, "committed runs that are not finished:\n" + "\n".join(bad)
 
 
 def test_make_portable_rewrites_paths_under_the_folder_project_and_cache(tmp_path, monkeypatch):

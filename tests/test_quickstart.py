@@ -391,7 +391,12 @@ def _wait(what, predicate, timeout, browser=None, shot=None):
 
     end = time.time() + timeout
     while time.time() < end:
-        value = predicate()
+        try:
+            value = predicate()
+        except Exception as e:  # the app re-rendered an output between finding an element and reading it
+            if type(e).__name__ != "StaleElementReferenceException":
+                raise
+            value = None
         if value:
             return value
         time.sleep(0.5)
@@ -474,10 +479,13 @@ def test_the_quickstart_in_jupyterlab_draws_a_hole_and_refills(lab, tmp_path):
         assert "hole" in hole
         shots = {"quickstart.png": None}
         browser.save_screenshot(str(tmp_path / "quickstart.png"))
-        figures = [e for e in browser.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output img")
-                   if e.is_displayed() and e.size["height"] > 200]
-        assert len(figures) >= 3, "the app shows the fills, PRA's passes and the separation panels"
-        browser.execute_script("arguments[0].scrollIntoView({block: 'start'});", figures[2])
+        # Found, filtered and scrolled in one script: the stroke re-renders the app's images, so element handles
+        # taken in one call can be stale in the next (CI at 24b38bf failed on exactly that).
+        _wait("the app's fills, PRA's passes and separation panels (3 figures)", lambda: browser.execute_script(
+            "const f = [...document.querySelectorAll('.jp-OutputArea-output img')]"
+            ".filter(e => e.offsetParent !== null && e.getBoundingClientRect().height > 200);"
+            "if (f.length >= 3) f[2].scrollIntoView({block: 'start'});"
+            "return f.length >= 3;"), 30, browser, fail)
         browser.save_screenshot(str(tmp_path / "quickstart-separation.png"))
         shots["quickstart-separation.png"] = None
         if os.environ.get(DOCS_SHOTS):
