@@ -66,7 +66,7 @@ def test_power_matches_a_simulation_of_the_seed_mean_t_test():
 
 def test_profiles_resolve_what_the_power_calculation_allows():
     """No profile lists a claim by hand: the CPU profiles' lists are the power calculation's."""
-    for name in ("laptop", "laptop-16k", "night", "ablation"):
+    for name in ("laptop", "laptop-16k", "night", "ablation", "ablation-maxpool"):
         p = PROFILES[name]
         assert p.resolves == resolvable_claims(p.methods, len(p.seeds), CPU_NOISE), name
     assert PROFILES["night"].resolves == ("T7-vs-unet",)  # ISNet vs UNet-like: +2.54 dB in the paper

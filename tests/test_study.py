@@ -317,15 +317,18 @@ def test_a_profile_resolves_only_claims_it_trains_with_enough_seeds():
             assert made, (name, claim_id)
 
 
-def test_ablation_differs_from_laptop_only_by_the_anti_aliased_discriminator(tmp_path):
-    """The ablation profile left the fast recipe for ABLATION_RECIPE (docs/learning.md, "The pixel grid"): its ISNet
-    runs are laptop's configuration plus model.d_antialias, so they have their own hashes and laptop keeps its
-    committed runs."""
+def test_each_ablation_recipe_adds_one_change_and_keeps_the_earlier_campaigns_hashes(tmp_path):
+    """The ablation profile's recipes (docs/learning.md, "The pixel grid"): laptop keeps the fast recipe;
+    ablation-maxpool adds the anti-aliased D and keeps that campaign's committed runs (their config hashes);
+    ablation adds the average-pooled loss features, so its runs have their own hashes."""
     rows = {r.id: r for r in table_rows("table5", PROFILES["laptop"])}
-    a = Study("ablation", tmp_path, progress=False).config_for(rows["isnet-eq5"], 0)
-    b = Study("laptop", tmp_path, progress=False).config_for(rows["isnet-eq5"], 0)
-    assert [(k, x, y) for k, x, y in a.differences(b, ignore=("out.",))] == [("model.d_antialias", True, False)]
-    assert a.config_hash() != b.config_hash()
+    configs = [Study(name, tmp_path, progress=False).config_for(rows["isnet-eq5"], 0)
+               for name in ("laptop", "ablation-maxpool", "ablation")]
+    added = [[(k, x, y) for k, x, y in a.differences(b, ignore=("out.",))] for a, b in zip(configs, configs[1:])]
+    # feature_pool is hashed only when it is not the default max (so the earlier campaigns' hashes stay)
+    assert added == [[("model.d_antialias", False, True)], [("loss.weights.feature_pool", None, "avg")]]
+    assert len({c.config_hash() for c in configs}) == 3
+    assert configs[1].config_hash() == "af7afab01d25"  # results/ablation/runs: ISNet seed 0 of the 2026-12-04 campaign
 
 
 @pytest.mark.parametrize("first,then", [("laptop-16k", "night")])

@@ -110,7 +110,7 @@ def make_file_portable(path: str | os.PathLike, folder: str | os.PathLike) -> bo
 
 
 # Profiles whose results are committed: writing them from a tree with uncommitted changes needs --allow-dirty.
-COMMITTED_PROFILES = ("laptop", "laptop-16k", "night", "ablation", "gpu", "paper")
+COMMITTED_PROFILES = ("laptop", "laptop-16k", "night", "ablation", "ablation-maxpool", "gpu", "paper")
 
 
 class DirtyTreeError(ValueError):
