@@ -149,7 +149,8 @@ PROFILES: dict[str, StudyProfile] = {
         name="laptop",
         # The fast recipe on the mixed split, ISNet only, 3 seeds: its runs are the ablation campaign's first ISNet
         # runs (same config hashes; finished runs in results/ablation are copied, not retrained). The ablation
-        # profile has since added the anti-aliased D (ABLATION_RECIPE); laptop keeps its committed runs.
+        # profile has since added the anti-aliased D and then average-pooled loss features (ABLATION_RECIPE); laptop
+        # keeps its committed runs.
         base=_MIXED_BASE.with_overrides({"out.name": "laptop"}), recipe=tuple(FAST_RECIPE.items()),
         seeds=(0, 1, 2), min_seeds=3, eval_source="photos", eval_split="mix-test", pairs_per_bucket=100,
         # No search: trials of a few hundred iterations do not learn at this scale (Table 1: gpu profile).
@@ -213,9 +214,9 @@ PROFILES: dict[str, StudyProfile] = {
                     "width 0.25, the fast CPU recipe with an anti-aliased discriminator and average-pooled loss "
                     "features (docs/learning.md) on the mixed photo split (mix-fit → "
                     "mix-test). The claims it resolves come from the power calculation on the measured seed noise.",
-        budget="≈ 6-8 h on a 2-core CPU: 24 runs × 6000 iterations (≈ 19 min a run on 2 idle threads, or two "
-               "runs side by side with one thread each in ≈ 31 min) plus scoring; the campaign trains across "
-               "sessions (resumable; finished runs committed)"),
+        budget="≈ 12-16 h on a 2-core CPU: 24 runs × 6000 iterations (ISNet 47 min on 2 threads, or two runs side "
+               "by side with one thread each in 48-58 min, measured 2026-12-07) plus scoring; the campaign trains "
+               "across sessions (resumable; finished runs committed)"),
     "gpu": StudyProfile(
         name="gpu",
         # Breadth on one GPU: every table's rows (Tables 1, 2, 5, 7, 8; Eq. 4 vs 5) at width 1 and B = 4 as in the
