@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The CPU ablation grid on one GPU: profile `ablation` (Table 7's base, base+FF, ISNet and the parameter-matched
-# UNet-like, Eq. (4) vs (5), Table 8's B = 1 vs 2; 48 px, width 0.25, the fast recipe's 6000 iterations; 6
-# configurations x 4 seeds = 24 runs) trained JOBS at a time on the one device (`isnet study --jobs`: several
+# UNet-like and ours with resize-convolutions, Eq. (4) vs (5), Table 8's B = 1 vs 2; 48 px, width 0.25, the fast
+# recipe's 6000 iterations; 7 configurations x 4 seeds = 28 runs) trained JOBS at a time on the one device (`isnet study --jobs`: several
 # worker processes per GPU, each run claimed once, so a second machine may share the results folder), then
 # scored into the profile's tables, verdicts and executed notebooks. Budget: 10 minutes of device time; what is
 # not finished when the limit hits is resumed by running the script again on the same results folder.
@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
 DEVICE=${DEVICE:-cuda}
 PROFILE=${PROFILE:-ablation}
-JOBS=${JOBS:-12}            # 24 runs of a 1.35 M-parameter G at 48 px: a fraction of an H100/H200 each
+JOBS=${JOBS:-14}            # 28 runs of a 1.35 M-parameter G at 48 px: a fraction of an H100/H200 each
 LIMIT=${LIMIT:-560}         # seconds for the study (the device check's whole budget is 10 minutes)
 ONLY=${ONLY:-}
 OUTDIR=${OUT:-/tmp/isnet_gpu_ablation}

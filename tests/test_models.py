@@ -25,6 +25,32 @@ def test_parameter_counts_match_the_authors_code(name, options, expected):
     assert count_parameters(build_generator(name, **options)) == expected
 
 
+def test_the_resize_unet_differs_from_the_authors_only_in_its_upsampler():
+    """unet-resize (ours) swaps each 4x4 stride-2 transposed conv (512->256->128->64 at width 1) for nearest x2 and
+    a 3x3 conv: 7 weights fewer per input-output channel pair, the same biases and everything else."""
+    fewer = (16 - 9) * (512 * 256 + 256 * 128 + 128 * 64)
+    assert count_parameters(build_generator("unet-resize")) == 24_403_715 - fewer
+    g = build_generator("unet-resize", width=0.25)
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in g.modules())
+    with pytest.raises(ValueError, match="unknown UNet-like upsample 'bicubic'"):
+        build_generator("unet", upsample="bicubic")
+
+
+def test_a_transposed_conv_turns_a_flat_map_into_a_grid_and_a_resize_conv_does_not():
+    """Why unet-resize exists: a 4x4 stride-2 transposed conv covers output pixels unevenly, so even a constant
+    input comes out with a period-2 pattern; nearest x2 then a 3x3 conv gives a constant interior."""
+    from isnet.models.unet import _dec
+
+    torch.manual_seed(0)
+    flat = torch.ones(1, 8, 8, 8)
+    for upsample, grid in (("tconv", True), ("resize", False)):
+        conv = _dec(8, 4, upsample)[-3]
+        with torch.no_grad():
+            y = conv(flat)[..., 2:-2, 2:-2]  # the interior: the border sees the padding
+        period2 = (y[..., 0::2, 0::2] - y[..., 1::2, 1::2]).abs().max().item()
+        assert (period2 > 1e-3) is grid, (upsample, period2)
+
+
 def test_discriminator_parameter_count():
     assert count_parameters(build_discriminator()) == 2_763_776
 

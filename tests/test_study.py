@@ -331,6 +331,29 @@ def test_each_ablation_recipe_adds_one_change_and_keeps_the_earlier_campaigns_ha
     assert configs[1].config_hash() == "af7afab01d25"  # results/ablation/runs: ISNet seed 0 of the 2026-12-04 campaign
 
 
+def test_only_the_ablation_profile_trains_the_resize_unet_and_it_is_parameter_matched():
+    """Our resize-convolution UNet-like (claim T7-vs-unet-resize) is a row of the ablation profile's Table 7 only:
+    ablation-maxpool keeps its committed design and the paper-scale profiles their rows; its residual blocks are
+    re-matched to ISNet's count at the profile's width, as the authors' UNet-like's are."""
+    from isnet.models import build_generator, count_parameters
+
+    ids = {name: [r.id for r in table_rows("table7", PROFILES[name])] for name in ("ablation", "ablation-maxpool", "gpu")}
+    assert ids["ablation"] == ["isnet-base", "isnet-base-ff", "isnet", "unet", "unet-resize"]
+    assert ids["ablation-maxpool"] == ids["gpu"] == ["isnet-base", "isnet-base-ff", "isnet", "unet"]
+    rows = {r.id: dict(r.overrides) for r in table_rows("table7", PROFILES["ablation"])}
+    width = PROFILES["ablation"].base.model.width
+    isnet = count_parameters(build_generator("isnet", blocks=rows["isnet"]["model.blocks"], width=width))
+    counts = {m: [count_parameters(build_generator(m, blocks=b, width=width)) for b in range(1, 9)]
+              for m in ("unet", "unet-resize")}
+    for m in counts:
+        chosen = counts[m][rows[m]["model.blocks"] - 1]
+        assert abs(chosen - isnet) == min(abs(c - isnet) for c in counts[m])
+    # the 3x3 resize-convolutions have fewer weights than the 4x4 transposed convs: one more block makes it up
+    assert rows["unet-resize"]["model.blocks"] == rows["unet"]["model.blocks"] + 1
+    assert "T7-vs-unet-resize" in PROFILES["ablation"].resolves
+    assert "T7-vs-unet-resize" not in PROFILES["ablation-maxpool"].resolves
+
+
 @pytest.mark.parametrize("first,then", [("laptop-16k", "night")])
 def test_a_profile_repeating_anothers_runs_copies_them_instead_of_retraining(tmp_path, first, then):
     """The night profile trains the laptop-16k configuration (same config hashes) and adopts a finished run of it

@@ -19,6 +19,7 @@ from .unet import UNetLike
 GENERATORS: dict[str, Callable[..., nn.Module]] = {
     **{name: partial(build_isnet, name) for name in VARIANTS},
     "unet": UNetLike,
+    "unet-resize": partial(UNetLike, upsample="resize"),
 }
 
 # Which generators come from the authors' code as it is, and which are our one-factor variants.
@@ -30,6 +31,8 @@ PROVENANCE: dict[str, str] = {
     "isnet-no-ff": "ours: ISNet without final fusion (SN conv3x3 on the high branch), nothing else changed",
     "isnet-clean-base": "ours: ISNet without sub-pixel and without final fusion, tanh kept",
     "unet": "authors' src/networks.py UnetGeneratorSame (param-matched UNet-like baseline)",
+    "unet-resize": "ours: the UNet-like with nearest x2 + 3x3 conv instead of its transposed convs (no grid), "
+                   "blocks re-matched",
 }
 
 

@@ -58,11 +58,18 @@ def table_rows(table: str, profile: StudyProfile) -> list[Row]:
                              model__blocks=B, **weights))
         return rows
     if table == "table7":
-        return [_row("isnet-base", "Base (authors' ablation code)", model__generator="isnet-base", model__blocks=B),
+        rows = [_row("isnet-base", "Base (authors' ablation code)", model__generator="isnet-base", model__blocks=B),
                 _row("isnet-base-ff", "Base + FF (authors' ablation code)", model__generator="isnet-base-ff",
                      model__blocks=B),
                 _row("isnet", "ISNet", model__blocks=B),
                 _row("unet", "UNet-like (parameter-matched)", model__generator="unet", model__blocks=U)]
+        # Our resize-convolution UNet-like (a deviation, claim T7-vs-unet-resize) only where a profile asks for it:
+        # the authors' transposed convs leave a pixel grid at the CPU ablation scale (docs/learning.md).
+        if profile.methods is not None and "unet-resize" in profile.methods:
+            R = matched_blocks("unet-resize", profile.base.model.width, "isnet", B)
+            rows.append(_row("unet-resize", "UNet-like, resize-convolutions (ours, parameter-matched)",
+                             model__generator="unet-resize", model__blocks=R))
+        return rows
     if table == "table7-clean":
         return [_row("isnet-clean-base", "ISNet − sub-pixel − FF (ours)", model__generator="isnet-clean-base",
                      model__blocks=B),

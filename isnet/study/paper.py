@@ -503,6 +503,15 @@ CLAIMS: list[Claim] = [
           sentence=('Regardless of the number of parameters, it can be concluded that the ISNets-style models have better'
                     ' quantitative performance than the UNet-like model.'),
           where='Section IV-D, on Table 7'),
+    Claim("T7-vs-unet-resize",
+          "As T7-vs-unet, against our UNet-like with resize-convolutions instead of the authors' transposed convs "
+          "(a deviation: theirs prints a pixel grid at the CPU ablation scale).", 7, "table7",
+          "PSNR differences ISNet, base and base+FF minus the resize-convolution UNet-like, each > 0.",
+          (Comparison("isnet", "unet-resize"), Comparison("isnet-base", "unet-resize"),
+           Comparison("isnet-base-ff", "unet-resize")),
+          sentence=('Regardless of the number of parameters, it can be concluded that the ISNets-style models have better'
+                    ' quantitative performance than the UNet-like model.'),
+          where='Section IV-D, on Table 7 (our UNet-like variant)'),
     Claim("T8-blocks",
           "More residual blocks per phase give an equal or better score (Table 8).", 8, "table8",
           "4 blocks − 1 block > 0 in PSNR, and no step 1→2→3→4 significantly worse (beyond 0.05 dB).",
@@ -555,8 +564,15 @@ def claim(claim_id: str) -> Claim:
     raise ValueError(f"unknown claim {claim_id!r}; choose one of {[c.id for c in CLAIMS]}")
 
 
+# Our variants that stand in for a row of the paper (a deviation named by its claim): the paper's number for them is
+# that row's.
+PAPER_ROW = {"unet-resize": "unet"}
+
+
 def paper_value(table_number: int, method: str, metric: str, bucket: str | None = None) -> float | None:
-    """The paper's value for ``method`` (and ``bucket`` in Tables 5/6), or None when the paper has none."""
+    """The paper's value for ``method`` (and ``bucket`` in Tables 5/6), or None when the paper has none; a variant
+    of ours in ``PAPER_ROW`` gets the row it stands in for."""
+    method = PAPER_ROW.get(method, method)
     df = table(table_number)
     if metric not in df.columns:
         return None
