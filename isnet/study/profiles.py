@@ -214,10 +214,11 @@ PROFILES: dict[str, StudyProfile] = {
         methods=_ABLATION_METHODS,
         resolves=resolvable_claims(_ABLATION_METHODS, len(_ABLATION_SEEDS), CPU_NOISE),
         description="The paper's ablations on a 2-core CPU: Table 7 (base, base+FF, ISNet, the UNet-like with "
-                    "ISNet's parameter count, and ours with resize-convolutions), Eq. (4) vs Eq. (5) and Table 8's B = 1 vs B = 2, 4 seeds each, 48 px, "
-                    "width 0.25, the fast CPU recipe with an anti-aliased discriminator and average-pooled loss "
-                    "features (docs/learning.md) on the mixed photo split (mix-fit → "
-                    "mix-test). The claims it resolves come from the power calculation on the measured seed noise.",
+                    "ISNet's parameter count, and ours with resize-convolutions), Eq. (4) vs Eq. (5) and Table 8's "
+                    "B = 1 vs B = 2, 4 seeds each, 48 px, width 0.25, the fast CPU recipe with an anti-aliased "
+                    "discriminator and average-pooled loss features (docs/learning.md) on the mixed photo split "
+                    "(mix-fit → mix-test). The claims it resolves come from the power calculation on the measured "
+                    "seed noise.",
         budget="≈ 14-19 h on a 2-core CPU: 28 runs × 6000 iterations (ISNet 47 min on 2 threads, the UNet-like 29 "
                "min alone, or two runs side by side with one thread each in 48-58 min, measured 2026-12-07) plus "
                "scoring; the campaign trains across sessions (resumable; finished runs committed)"),
