@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..engine.pretrained import export_generator, verify_generator
+from ..io import locked
 from .runs import _final_checkpoint
 
 GENERATOR_FILE = "generator-fp16.pt"
@@ -19,12 +20,15 @@ def run_generator(run: str | Path) -> Path:
     """The run's committed generator, exported from its final checkpoint if it is not there yet."""
     run = Path(run)
     path = run / GENERATOR_FILE
-    if path.exists():
-        return verify_generator(path)
-    try:
-        ckpt = _final_checkpoint(run)
-    except FileNotFoundError:
-        raise FileNotFoundError(
-            f"run {run} has neither {GENERATOR_FILE} nor a checkpoint: its weights were never committed; "
-            "retrain it (delete the run folder, then isnet study --resume)") from None
-    return export_generator(ckpt, path)
+    # Under the file's lock: a second study process sharing the results folder (tests/test_study_faults.py) must not
+    # read the .pt after one process's export wrote it and before it wrote its sha256 record beside it.
+    with locked(run / f".{GENERATOR_FILE}.lock"):
+        if path.exists():
+            return verify_generator(path)
+        try:
+            ckpt = _final_checkpoint(run)
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                f"run {run} has neither {GENERATOR_FILE} nor a checkpoint: its weights were never committed; "
+                "retrain it (delete the run folder, then isnet study --resume)") from None
+        return export_generator(ckpt, path)
