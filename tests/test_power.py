@@ -73,3 +73,64 @@ def test_profiles_resolve_what_the_power_calculation_allows():
     assert PROFILES["laptop-16k"].resolves == ()           # two seeds resolve nothing
     eq = claim_power(paper.claim("T5-eq5-vs-eq4"), None, 3, CPU_NOISE)["comparisons"][0]
     assert eq["paper_effect"] == pytest.approx(0.633, abs=1e-3) and 4 <= eq["seeds_needed"] <= 5  # the issue estimated "about 5"
+
+
+def _scores(method: str, seed_offsets: dict[int, float], noise: np.ndarray, groups: list[str]) -> pd.DataFrame:
+    """Per-pair rows of one trained row: PSNR = 25 + the seed's offset + a per-pair term."""
+    return pd.DataFrame([{"method": method, "seed": s, "pair_id": i, "group": groups[i], "bucket": "10-20",
+                          "psnr": 25 + off + noise[s, i], "output_spread": 0.1}
+                         for s, off in seed_offsets.items() for i in range(len(groups))])
+
+
+def test_measured_noise_pools_the_rows_seed_variances_and_counts_a_shared_run_once():
+    from isnet.study.power import measured_noise
+
+    rng = np.random.default_rng(0)
+    groups = [f"g{i // 4}" for i in range(40)]
+    eps = rng.normal(0, 0.5, (4, 40))
+    isnet = {0: 0.0, 1: 0.4, 2: -0.3, 3: 0.1}
+    unet = {0: -3.0, 1: -2.2}
+    t5 = pd.concat([_scores("isnet-eq5", isnet, eps, groups),
+                    _scores("telea", {0: -1.0}, eps, groups).assign(output_spread=np.nan)])
+    t7 = pd.concat([_scores("isnet", isnet, eps, groups), _scores("unet", unet, eps, groups),
+                    _scores("unet-resize", {0: -3.5}, eps, groups)])
+    noise, rows = measured_noise({"table5": t5, "table7": t7}, "synthetic")
+    # ISNet once (under one of its tables' names); Telea is not trained
+    assert len(rows) == 3 and set(rows.method) - {"isnet", "isnet-eq5"} == {"unet", "unet-resize"}
+    means = {m: [25 + o + eps[s].mean() for s, o in d.items()] for m, d in (("isnet", isnet), ("unet", unet))}
+    pooled = (3 * np.var(means["isnet"], ddof=1) + 1 * np.var(means["unet"], ddof=1)) / 4
+    assert noise.seed_sd == pytest.approx(np.sqrt(pooled), rel=1e-9)
+    d = pd.Series(eps[0] - eps[1] + isnet[0] - isnet[1])
+    assert noise.test_se == pytest.approx(_clustered_se(d, pd.Series(groups)), rel=1e-9)
+    assert np.isnan(noise.pra_seed_sd)  # no PRA rows
+    assert measured_noise({"table7": _scores("isnet", {0: 0.0}, eps, groups)}, "one seed") is None
+
+
+def test_the_summary_sets_its_own_noise_beside_the_planned_one_only_for_a_cpu_profile():
+    from isnet.study.power import Noise, power_under
+    from isnet.study.report import noise_lines
+
+    prof = PROFILES["ablation"]
+    rows = pd.DataFrame([{"method": "isnet", "seeds": 4, "mean_psnr": 25.0, "seed_sd": 0.6}])
+    loud = Noise(seed_sd=0.6, test_se=0.04, pra_seed_sd=float("nan"), source="synthetic")
+    text = "\n".join(noise_lines(prof, CPU_NOISE, (loud, rows)))
+    assert "## Noise at this scale" in text and "seed SD **0.600 dB**" in text and CPU_NOISE.source in text
+    table = power_under(prof.methods, len(prof.seeds), CPU_NOISE, loud).set_index("claim")
+    eq = table.loc["T5-eq5-vs-eq4"]
+    assert eq.power_planned == pytest.approx(power(eq.paper_effect, 4, CPU_NOISE), abs=1e-3)
+    assert eq.power_measured == pytest.approx(power(eq.paper_effect, 4, loud), abs=1e-3)
+    assert eq.power_planned > 0.8 > eq.power_measured
+    assert eq.seeds_needed_measured == seeds_needed(eq.paper_effect, loud) > 4
+    assert noise_lines(prof, CPU_NOISE, None) == [] and noise_lines(PROFILES["gpu"], CPU_NOISE, (loud, rows)) == []
+
+
+def test_measured_noise_on_the_committed_laptop_runs_is_the_planning_noise():
+    """The profile's own-noise section, fed the laptop-16k per-pair scores, gives back CPU_NOISE (measured there
+    independently above)."""
+    from isnet.study.power import measured_noise
+
+    results = {p.stem.removesuffix("_per_pair"): pd.read_csv(p) for p in (LAPTOP / "pairs").glob("*_per_pair.csv")}
+    noise, rows = measured_noise(results, "results/laptop-16k")
+    assert list(rows.seeds) == [2]
+    assert noise.seed_sd == pytest.approx(CPU_NOISE.seed_sd, abs=5e-4)
+    assert noise.test_se == pytest.approx(CPU_NOISE.test_se, abs=5e-4)

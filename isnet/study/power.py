@@ -17,10 +17,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Mapping
 
+import numpy as np
+import pandas as pd
 from scipy import stats
 
 from . import paper
+from .statistics import cluster_variance
 
 ALPHA = 0.05
 POWER = 0.8
@@ -117,3 +121,77 @@ def resolvable_claims(methods: tuple[str, ...] | None, seeds: int, noise: Noise)
 # seed 0 − seed 1 per pair; pra_seed_sd: the largest SD of PRA(kernel 3) − one shot over the 20-50 % buckets.
 CPU_NOISE = Noise(seed_sd=0.192, test_se=0.034, pra_seed_sd=0.070,
                   source="results/laptop-16k, ISNet seeds 0 and 1 at 16,000 iterations, 400 test pairs in 35 groups")
+
+
+def measured_noise(results: Mapping[str, pd.DataFrame], source: str) -> tuple[Noise, pd.DataFrame] | None:
+    """A profile's own noise, from the per-pair scores its trained models got (the tables' ``*_per_pair.csv``):
+    (the ``Noise``, one row per trained row: seeds, mean PSNR and its SD over seeds), or None with no row of ≥ 2
+    finished seeds. ``seed_sd`` pools the rows' variances over seeds (each weighted by its S − 1 degrees of
+    freedom); ``test_se`` is the group-clustered SE of the per-pair difference between the first two seeds of the
+    row with most seeds (as ``CPU_NOISE``); ``pra_seed_sd`` the largest SD over seeds of PRA − one shot in the
+    20-50 % buckets, NaN where the profile scored no PRA on two seeds. A run that serves several tables (ISNet is
+    also Eq. (5) and B = 2) counts once."""
+    from .claims import pair_groups  # here, not at the top: claims → experiments → profiles import this module
+
+    frames = [df for df in results.values() if df is not None and len(df) and "output_spread" in df.columns]
+    if not frames:
+        return None
+    rows = pd.concat(frames, ignore_index=True)
+    learned = rows[rows["output_spread"].notna()]
+    one_shot = learned[~learned["method"].str.endswith("-pra")]
+    means = one_shot.groupby(["method", "seed"])["psnr"].mean()
+    per_row, seen = {}, set()
+    for method, s in means.groupby(level="method", sort=False):
+        key = tuple(np.round(s.to_numpy(), 9))
+        if key not in seen:  # the same runs under another table's name
+            seen.add(key)
+            per_row[method] = s.droplevel("method")
+    table = pd.DataFrame([{"method": m, "seeds": len(s), "mean_psnr": float(s.mean()),
+                           "seed_sd": float(s.std(ddof=1)) if len(s) > 1 else math.nan}
+                          for m, s in per_row.items()])
+    usable = {m: s for m, s in per_row.items() if len(s) >= 2}
+    if not usable:
+        return None
+    dof = sum(len(s) - 1 for s in usable.values())
+    seed_sd = math.sqrt(sum((len(s) - 1) * s.var(ddof=1) for s in usable.values()) / dof)
+    widest = max(usable, key=lambda m: len(usable[m]))
+    a, b = sorted(usable[widest].index)[:2]
+    mine = one_shot[one_shot["method"] == widest]
+    wide = mine.pivot_table(index="pair_id", columns="seed", values="psnr", aggfunc="mean")[[a, b]].dropna()
+    groups = pair_groups(mine).reindex(wide.index)
+    test_se = math.sqrt(cluster_variance((wide[a] - wide[b]).to_numpy(), groups.to_numpy())[0])
+    pra_sd = math.nan
+    for method in learned.loc[learned["method"].str.endswith("-pra"), "method"].unique():
+        both = learned[learned["method"].isin([method, method.removesuffix("-pra")])]
+        gain = both.pivot_table(index=["seed", "bucket"], columns="method", values="psnr", aggfunc="mean")
+        if method.removesuffix("-pra") not in gain.columns:
+            continue
+        gain = (gain[method] - gain[method.removesuffix("-pra")]).dropna()
+        for bucket in ("20-30", "30-40", "40-50"):
+            g = gain.xs(bucket, level="bucket") if bucket in gain.index.get_level_values("bucket") else gain[:0]
+            if len(g) >= 2:
+                pra_sd = float(np.nanmax([pra_sd, g.std(ddof=1)]))
+    noise = Noise(seed_sd=seed_sd, test_se=test_se, pra_seed_sd=pra_sd,
+                  source=f"{source}: seed SD pooled over {len(usable)} row{'s' * (len(usable) > 1)} ({dof} degree"
+                         f"{'s' * (dof > 1)} of freedom), test SE from {widest} seeds {a} and {b}")
+    return noise, table
+
+
+def power_under(methods: tuple[str, ...] | None, seeds: int, planned: Noise, measured: Noise) -> pd.DataFrame:
+    """Per "better" comparison a profile trains: the paper's effect, the power its seeds had under the noise its
+    claim list was fixed from (``planned``) and under the noise its own runs show (``measured``), and the seeds the
+    measured noise would need."""
+    have = None if methods is None else set(methods)
+    out = []
+    for claim in paper.CLAIMS:
+        for c in claim.comparisons:
+            if c.kind != "better" or (have is not None and not {c.a.removesuffix("-pra"), c.b} <= have):
+                continue
+            effect = comparison_effect(c, claim.table)
+            if effect is None:
+                continue
+            out.append({"claim": claim.id, "comparison": f"{c.a} vs {c.b}" + (f" [{c.bucket}]" if c.bucket else ""),
+                        "paper_effect": round(effect, 3), "power_planned": round(power(effect, seeds, planned), 3),
+                        "power_measured": round(power(effect, seeds, measured), 3),
+                        "seeds_needed_measured": seeds_needed(effect, measured)})
+    return pd.DataFrame(out)

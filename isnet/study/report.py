@@ -57,6 +57,7 @@ from .claims import (
     sanity_gates,
 )
 from .extensions import extensions
+from .power import Noise, power_under
 from .runs import training_minutes
 from .columns import (
     DECIMALS,
@@ -574,9 +575,33 @@ def campaign_lines(campaign: pd.DataFrame | None) -> list[str]:
             "not tested).", ""]
 
 
+def noise_lines(profile: Any, planned: Noise, measured: tuple[Noise, pd.DataFrame] | None) -> list[str]:
+    """The SUMMARY.md section that sets the noise a CPU profile's claim list was fixed from beside the noise its
+    own finished runs show, and the power of each comparison under both (``power.measured_noise``). It informs
+    the next design; it never changes which claims this profile judges (that list was fixed before its scores)."""
+    if profile.resolves is None or measured is None:
+        return []
+    noise, rows = measured
+    power = power_under(profile.methods, len(profile.seeds), planned, noise)
+    return ["## Noise at this scale", "",
+            f"The claims this profile can resolve were fixed before its runs, from a power calculation on the noise "
+            f"measured in {planned.source} (seed SD {planned.seed_sd:.3f} dB, test SE {planned.test_se:.3f} dB). "
+            f"Its own finished runs give seed SD **{noise.seed_sd:.3f} dB** and test SE {noise.test_se:.3f} dB "
+            f"({noise.source}). Below, the power of each comparison with the profile's {len(profile.seeds)} seeds "
+            "at the paper's effect under both, and the seeds the measured noise would need (none: not within 30). "
+            "This is for the next design: the list of claims judged above stays the one fixed in advance.", "",
+            to_markdown(rows.rename(columns={"mean_psnr": "mean PSNR (dB)", "seed_sd": "SD over seeds (dB)"})),
+            "", to_markdown(power.rename(columns={
+                "paper_effect": "paper's effect (dB)", "power_planned": "power, planned noise",
+                "power_measured": "power, measured noise", "seeds_needed_measured": "seeds needed, measured noise"}))
+            if len(power) else "The profile trains no comparison of two models: no power to set beside its plan.",
+            ""]
+
+
 def summary_markdown(profile: Any, verdicts: pd.DataFrame, comparisons: pd.DataFrame,
                      ext: pd.DataFrame | None = None, wins: pd.DataFrame | None = None,
-                     pra: pd.DataFrame | None = None, campaign: pd.DataFrame | None = None) -> str:
+                     pra: pd.DataFrame | None = None, campaign: pd.DataFrame | None = None,
+                     noise: list[str] | None = None) -> str:
     """SUMMARY.md: the profile, which of its runs have finished (``campaign``: ``Study.campaign``; an interim
     report says what it still waits for), how a verdict is reached, the conclusion, each paper claim with its sentence and
     short evidence, PRA as measured at every kernel, the Extensions (per bucket and mask family) and the profile's
@@ -597,7 +622,7 @@ def summary_markdown(profile: Any, verdicts: pd.DataFrame, comparisons: pd.DataF
              "over training seeds of each seed's paired difference; its 95 % interval combines the spread between "
              "seeds with the test-pair noise resampled by photo group (docs/statistics.md). Long evidence: "
              "`tables/claims.csv`.", "",
-             to_markdown(claims_overview(verdicts)), "", claim_markdown(verdicts, comparisons)]
+             to_markdown(claims_overview(verdicts)), "", claim_markdown(verdicts, comparisons), *(noise or [])]
     if pra is not None and len(pra):
         k0 = p.pra_kernels[0]
         lines += ["## PRA as measured", "",

@@ -31,12 +31,14 @@ from .curves import first_wins
 from .report import (
     claim_verdicts,
     judge,
+    noise_lines,
     own_learning_curve,
     side_by_side,
     summary_markdown,
     write_table,
 )
 from .generators import run_generator
+from .power import CPU_NOISE, measured_noise
 from .runs import (
     _short_hash,
 )
@@ -263,7 +265,14 @@ class Scoring:
         pra_path = self.dir / "tables" / "pra_paired.csv"
         pra = pd.read_csv(pra_path) if pra_path.exists() else None
         return atomic_write_text(self.summary_path(), summary_markdown(self.profile, verdicts, comparisons, extensions,
-                                                                       wins, pra, self.campaign()))
+                                                                       wins, pra, self.campaign(), self.noise_lines()))
+
+    def noise_lines(self) -> list[str]:
+        """SUMMARY.md's "Noise at this scale" (``report.noise_lines``) from the per-pair scores written so far; the
+        CPU profiles' claim lists were all fixed from ``power.CPU_NOISE`` (``tests/test_power.py``)."""
+        results = {name: self.load_pairs(name) for name, spec in TABLE_SPECS.items()
+                   if spec.trained and (self.dir / "pairs" / f"{name}_per_pair.csv").exists()}
+        return noise_lines(self.profile, CPU_NOISE, measured_noise(results, f"results/{self.profile.name}"))
 
     def table4(self) -> pd.DataFrame:
         """The data actually used (the paper's Table 4 analogue), beside the paper's Places2/CelebA."""
