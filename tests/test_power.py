@@ -6,8 +6,11 @@ import pandas as pd
 import pytest
 
 from isnet.study import paper
-from isnet.study.power import ALPHA, CPU_NOISE, claim_power, power, resolvable_claims, seeds_needed
+from isnet.study.claims import pair_groups
+from isnet.study.power import ALPHA, CPU_NOISE, measured_noise, claim_power, power, resolvable_claims, seeds_needed
+from isnet.study.power import Noise, power_under
 from isnet.study.profiles import PROFILES
+from isnet.study.report import noise_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 LAPTOP = ROOT / "results" / "laptop-16k"  # the noise was measured there (isnet.study.power.CPU_NOISE)
@@ -83,7 +86,6 @@ def _scores(method: str, seed_offsets: dict[int, float], noise: np.ndarray, grou
 
 
 def test_measured_noise_pools_the_rows_seed_variances_and_counts_a_shared_run_once():
-    from isnet.study.power import measured_noise
 
     rng = np.random.default_rng(0)
     groups = [f"g{i // 4}" for i in range(40)]
@@ -94,7 +96,7 @@ def test_measured_noise_pools_the_rows_seed_variances_and_counts_a_shared_run_on
                     _scores("telea", {0: -1.0}, eps, groups).assign(output_spread=np.nan)])
     t7 = pd.concat([_scores("isnet", isnet, eps, groups), _scores("unet", unet, eps, groups),
                     _scores("unet-resize", {0: -3.5}, eps, groups)])
-    noise, rows = measured_noise({"table5": t5, "table7": t7}, "synthetic")
+    noise, rows = measured_noise({"table5": t5, "table7": t7}, "synthetic", pair_groups)
     # ISNet once (under one of its tables' names); Telea is not trained
     assert len(rows) == 3 and set(rows.method) - {"isnet", "isnet-eq5"} == {"unet", "unet-resize"}
     means = {m: [25 + o + eps[s].mean() for s, o in d.items()] for m, d in (("isnet", isnet), ("unet", unet))}
@@ -103,12 +105,10 @@ def test_measured_noise_pools_the_rows_seed_variances_and_counts_a_shared_run_on
     d = pd.Series(eps[0] - eps[1] + isnet[0] - isnet[1])
     assert noise.test_se == pytest.approx(_clustered_se(d, pd.Series(groups)), rel=1e-9)
     assert np.isnan(noise.pra_seed_sd)  # no PRA rows
-    assert measured_noise({"table7": _scores("isnet", {0: 0.0}, eps, groups)}, "one seed") is None
+    assert measured_noise({"table7": _scores("isnet", {0: 0.0}, eps, groups)}, "one seed", pair_groups) is None
 
 
 def test_the_summary_sets_its_own_noise_beside_the_planned_one_only_for_a_cpu_profile():
-    from isnet.study.power import Noise, power_under
-    from isnet.study.report import noise_lines
 
     prof = PROFILES["ablation"]
     rows = pd.DataFrame([{"method": "isnet", "seeds": 4, "mean_psnr": 25.0, "seed_sd": 0.6}])
@@ -127,10 +127,9 @@ def test_the_summary_sets_its_own_noise_beside_the_planned_one_only_for_a_cpu_pr
 def test_measured_noise_on_the_committed_laptop_runs_is_the_planning_noise():
     """The profile's own-noise section, fed the laptop-16k per-pair scores, gives back CPU_NOISE (measured there
     independently above)."""
-    from isnet.study.power import measured_noise
 
     results = {p.stem.removesuffix("_per_pair"): pd.read_csv(p) for p in (LAPTOP / "pairs").glob("*_per_pair.csv")}
-    noise, rows = measured_noise(results, "results/laptop-16k")
+    noise, rows = measured_noise(results, "results/laptop-16k", pair_groups)
     assert list(rows.seeds) == [2]
     assert noise.seed_sd == pytest.approx(CPU_NOISE.seed_sd, abs=5e-4)
     assert noise.test_se == pytest.approx(CPU_NOISE.test_se, abs=5e-4)

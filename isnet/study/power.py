@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -123,16 +123,16 @@ CPU_NOISE = Noise(seed_sd=0.192, test_se=0.034, pra_seed_sd=0.070,
                   source="results/laptop-16k, ISNet seeds 0 and 1 at 16,000 iterations, 400 test pairs in 35 groups")
 
 
-def measured_noise(results: Mapping[str, pd.DataFrame], source: str) -> tuple[Noise, pd.DataFrame] | None:
+def measured_noise(results: Mapping[str, pd.DataFrame], source: str,
+                   pair_groups: Callable[[pd.DataFrame], pd.Series]) -> tuple[Noise, pd.DataFrame] | None:
     """A profile's own noise, from the per-pair scores its trained models got (the tables' ``*_per_pair.csv``):
     (the ``Noise``, one row per trained row: seeds, mean PSNR and its SD over seeds), or None with no row of ≥ 2
     finished seeds. ``seed_sd`` pools the rows' variances over seeds (each weighted by its S − 1 degrees of
     freedom); ``test_se`` is the group-clustered SE of the per-pair difference between the first two seeds of the
     row with most seeds (as ``CPU_NOISE``); ``pra_seed_sd`` the largest SD over seeds of PRA − one shot in the
     20-50 % buckets, NaN where the profile scored no PRA on two seeds. A run that serves several tables (ISNet is
-    also Eq. (5) and B = 2) counts once."""
-    from .claims import pair_groups  # here, not at the top: claims → experiments → profiles import this module
-
+    also Eq. (5) and B = 2) counts once. ``pair_groups`` maps the rows to each pair's photo group
+    (``claims.pair_groups``, passed in: claims → experiments → profiles import this module)."""
     frames = [df for df in results.values() if df is not None and len(df) and "output_spread" in df.columns]
     if not frames:
         return None

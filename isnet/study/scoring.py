@@ -27,6 +27,7 @@ from .experiments import (
     table_rows,
     trained_rows,
 )
+from .claims import pair_groups
 from .curves import first_wins
 from .report import (
     claim_verdicts,
@@ -272,7 +273,8 @@ class Scoring:
         CPU profiles' claim lists were all fixed from ``power.CPU_NOISE`` (``tests/test_power.py``)."""
         results = {name: self.load_pairs(name) for name, spec in TABLE_SPECS.items()
                    if spec.trained and (self.dir / "pairs" / f"{name}_per_pair.csv").exists()}
-        return noise_lines(self.profile, CPU_NOISE, measured_noise(results, f"results/{self.profile.name}"))
+        return noise_lines(self.profile, CPU_NOISE, measured_noise(results, f"results/{self.profile.name}",
+                                                                 pair_groups))
 
     def table4(self) -> pd.DataFrame:
         """The data actually used (the paper's Table 4 analogue), beside the paper's Places2/CelebA."""
