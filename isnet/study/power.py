@@ -178,20 +178,16 @@ def measured_noise(results: Mapping[str, pd.DataFrame], source: str,
 
 
 def power_under(methods: tuple[str, ...] | None, seeds: int, planned: Noise, measured: Noise) -> pd.DataFrame:
-    """Per "better" comparison a profile trains: the paper's effect, the power its seeds had under the noise its
-    claim list was fixed from (``planned``) and under the noise its own runs show (``measured``), and the seeds the
-    measured noise would need."""
+    """Per "better" comparison a profile trains (``claim_power``'s rows): the paper's effect, the power its seeds
+    had under the noise its claim list was fixed from (``planned``) and under the noise its own runs show
+    (``measured``), and the seeds the measured noise would need."""
     have = None if methods is None else set(methods)
     out = []
     for claim in paper.CLAIMS:
-        for c in claim.comparisons:
-            if c.kind != "better" or (have is not None and not {c.a.removesuffix("-pra"), c.b} <= have):
-                continue
-            effect = comparison_effect(c, claim.table)
-            if effect is None:
-                continue
-            out.append({"claim": claim.id, "comparison": f"{c.a} vs {c.b}" + (f" [{c.bucket}]" if c.bucket else ""),
-                        "paper_effect": round(effect, 3), "power_planned": round(power(effect, seeds, planned), 3),
-                        "power_measured": round(power(effect, seeds, measured), 3),
-                        "seeds_needed_measured": seeds_needed(effect, measured)})
+        for p, m in zip(claim_power(claim, have, seeds, planned)["comparisons"],
+                        claim_power(claim, have, seeds, measured)["comparisons"]):
+            if p["power"] is not None:  # equivalence rows and rows without a paper value have none
+                out.append({"claim": claim.id, "comparison": p["comparison"], "paper_effect": p["paper_effect"],
+                            "power_planned": p["power"], "power_measured": m["power"],
+                            "seeds_needed_measured": m["seeds_needed"]})
     return pd.DataFrame(out)
