@@ -590,8 +590,9 @@ def noise_lines(profile: Any, planned: Noise, measured: tuple[Noise, pd.DataFram
             f"({noise.source}). Below, the power of each comparison with the profile's {len(profile.seeds)} seeds "
             "at the paper's effect under both, and the seeds the measured noise would need (none: not within 30). "
             "This is for the next design: the list of claims judged above stays the one fixed in advance.", "",
-            to_markdown(rows.rename(columns={"mean_psnr": "mean PSNR (dB)", "seed_sd": "SD over seeds (dB)"})),
-            "", to_markdown(power.rename(columns={
+            to_markdown(rows.round({"mean_psnr": 2, "seed_sd": 2}).rename(
+                columns={"mean_psnr": "mean PSNR (dB)", "seed_sd": "SD over seeds (dB)"})),
+            "", to_markdown(power.round({"power_planned": 2, "power_measured": 2}).rename(columns={
                 "paper_effect": "paper's effect (dB)", "power_planned": "power, planned noise",
                 "power_measured": "power, measured noise", "seeds_needed_measured": "seeds needed, measured noise"}))
             if len(power) else "The profile trains no comparison of two models: no power to set beside its plan.",
